@@ -1,0 +1,31 @@
+# Two commands on a fresh machine with only Python 3.11:
+#   make demo   create .venv, install, run `lr-variants compare`
+#   make test   create .venv, install, run the test suite (what .ci/run calls)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint clean
+
+# torch is pinned by constraints.txt to the CPU build 2.13.0: an unconstrained install would
+# resolve a multi-GB CUDA build. pyproject.toml itself only asks for torch>=2.3.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt torch
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lr-variants compare
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check lr_variants tests
+	$(BIN)/ruff format --check lr_variants tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .benchmarks

@@ -1,0 +1,3 @@
+from lr_variants.cli import main
+
+raise SystemExit(main())

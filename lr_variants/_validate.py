@@ -1,0 +1,135 @@
+"""Argument checks shared by every public entry point.
+
+Each check raises ``ValueError`` for a bad value and ``TypeError`` for a bad type, with a message
+that names the argument, says what it must be and shows what it got. Checks never modify their
+inputs, so a rejected call leaves every model exactly as it was.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+
+DTYPES: tuple[str, ...] = ("float32", "float64")
+_NUMERIC_KINDS = "biuf"  # bool, signed int, unsigned int, float
+
+
+def _position(index: tuple[Any, ...]) -> str:
+    return str(index[0]) if len(index) == 1 else str(tuple(int(i) for i in index))
+
+
+def as_float_array(value: Any, name: str) -> F64:
+    """``value`` as a float64 array, or a TypeError/ValueError if it is not real numbers."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers; got {type(value).__name__}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name} must be a rectangular array of numbers; got {exc}") from None
+    if arr.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{name} must hold real numbers; got an array of dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def check_finite(arr: npt.NDArray[Any], name: str, dtype: str = "float64") -> None:
+    """Raise ValueError if ``arr`` holds NaN or inf, or a value that overflows ``dtype``."""
+    ok = np.isfinite(arr)
+    if dtype == "float32":
+        ok &= np.abs(arr) <= np.finfo(np.float32).max
+    if not ok.all():
+        where = np.unravel_index(int(np.argmin(ok)), arr.shape) if arr.ndim else ()
+        bad = float(arr[where])
+        what = "overflows float32" if np.isfinite(bad) else "is not finite"
+        at = f" at index {_position(where)}" if arr.ndim else ""
+        raise ValueError(f"{name} must hold finite {dtype} values; got {bad!r}{at}, which {what}")
+
+
+def check_features(X: Any, n_features: int | None = None, *, dtype: str = "float64") -> F64:
+    """Validate a design matrix: real, 2-D, at least one row, ``n_features`` columns, finite."""
+    arr = as_float_array(X, "X")
+    if arr.ndim != 2:
+        raise ValueError(f"X must be 2-D with shape (N, n_features); got shape {arr.shape}")
+    if arr.shape[0] < 1:
+        raise ValueError(f"X must have at least one row; got shape {arr.shape}")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"X must have {n_features} columns (the model's n_features); got shape {arr.shape}"
+        )
+    if arr.shape[1] < 1:
+        raise ValueError(f"X must have at least one column; got shape {arr.shape}")
+    check_finite(arr, "X", dtype)
+    return arr
+
+
+def check_labels(y: Any, n_rows: int) -> F64:
+    """Validate labels: real, shape ``(n_rows,)``, only 0 and 1."""
+    arr = as_float_array(y, "y")
+    if arr.ndim != 1:
+        raise ValueError(f"y must be 1-D with shape (N,); got shape {arr.shape}")
+    if arr.shape[0] != n_rows:
+        raise ValueError(f"y must have one label per row of X ({n_rows}); got {arr.shape[0]}")
+    bad = (arr != 0.0) & (arr != 1.0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"y must hold only 0 and 1; got {float(arr[i])!r} at index {i}")
+    return arr
+
+
+def check_data(
+    X: Any, y: Any, n_features: int | None = None, *, dtype: str = "float64"
+) -> tuple[F64, F64]:
+    """Validate a batch ``(X, y)``; returns both as float64 arrays (views where possible)."""
+    X64 = check_features(X, n_features, dtype=dtype)
+    return X64, check_labels(y, X64.shape[0])
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """An integer (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return int(value)
+
+
+def check_real(
+    value: Any, name: str, *, minimum: float | None = None, strict: bool = False
+) -> float:
+    """A finite real number, optionally ``> minimum`` (``strict``) or ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be finite; got {out!r}")
+    if minimum is not None and (out <= minimum if strict else out < minimum):
+        relation = ">" if strict else ">="
+        raise ValueError(f"{name} must be {relation} {minimum}; got {out!r}")
+    return out
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (strings)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {choices}; got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
+    return value
+
+
+def check_params(w: Any, b: Any, n_features: int, dtype: str) -> tuple[F64, float]:
+    """Validate parameters for a model with ``n_features`` features stored in ``dtype``."""
+    w64 = as_float_array(w, "w")
+    if w64.shape != (n_features,):
+        raise ValueError(f"w must have shape ({n_features},); got shape {w64.shape}")
+    check_finite(w64, "w", dtype)
+    b64 = as_float_array(b, "b")
+    if b64.size != 1 or b64.ndim > 1:
+        raise ValueError(f"b must be a single number; got shape {b64.shape}")
+    check_finite(b64.reshape(()), "b", dtype)
+    return w64, float(b64.reshape(()))

@@ -1,0 +1,66 @@
+"""Variant ``"autograd"``: raw tensors with ``requires_grad``, gradients from ``backward()``.
+
+The forward pass builds ``L = binary_cross_entropy_with_logits(X w + b, y)`` from torch ops
+(the stable ``mean(max(z, 0) - z y + log1p(exp(-|z|)))``); ``L.backward()`` fills ``w.grad``
+and ``b.grad`` with ``X^T (p - y) / N`` and ``mean(p - y)``; the update
+``w <- w - lr w.grad``, ``b <- b - lr b.grad`` is written by hand under ``torch.no_grad()``, and
+the gradients are reset (to ``None``) after every step so they never accumulate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from lr_variants._backends import TorchArrays
+from lr_variants._validate import F64
+
+
+class AutogradLogisticRegression:
+    """Leaf tensors ``w`` (shape ``(D,)``) and ``b`` (shape ``()``) trained with autograd."""
+
+    def __init__(self, w: F64, b: float, *, lr: float, dtype: str, device: str) -> None:
+        self.arrays = TorchArrays(dtype, device)
+        self.lr = lr
+        self.w = torch.zeros(len(w), dtype=self.arrays.dtype, device=self.arrays.device)
+        self.b = torch.zeros([], dtype=self.arrays.dtype, device=self.arrays.device)
+        self.set_params(w, b)
+        self.w.requires_grad_()
+        self.b.requires_grad_()
+
+    def get_params(self) -> tuple[F64, float]:
+        return self.arrays.to_numpy(self.w), float(self.b.detach())
+
+    def set_params(self, w: F64, b: float) -> None:
+        self.arrays.assign(self.w, w)
+        self.arrays.assign(self.b, b)
+
+    def _loss(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(X @ self.w + self.b, y)
+
+    @torch.no_grad()
+    def probabilities(self, X: torch.Tensor) -> F64:
+        return self.arrays.to_numpy(torch.sigmoid(X @ self.w + self.b))
+
+    @torch.no_grad()
+    def loss(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self._loss(X, y)
+
+    def gradients(self, X: torch.Tensor, y: torch.Tensor) -> tuple[F64, float]:
+        # autograd.grad returns the gradients instead of accumulating them into .grad
+        gw, gb = torch.autograd.grad(self._loss(X, y), (self.w, self.b))
+        return self.arrays.to_numpy(gw), float(gb)
+
+    def step(self, X: torch.Tensor, y: torch.Tensor) -> Any:
+        loss = self._loss(X, y)
+        loss.backward()  # type: ignore[no-untyped-call]
+        gw, gb = self.w.grad, self.b.grad
+        assert gw is not None and gb is not None  # backward() reached both leaves
+        with torch.no_grad():
+            self.w -= self.lr * gw
+            self.b -= self.lr * gb
+        self.w.grad = None
+        self.b.grad = None
+        return loss.detach()
