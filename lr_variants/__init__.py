@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from lr_variants._model import Model
-from lr_variants._validate import DTYPES, F64, check_choice, check_int, check_real
+from lr_variants._sgd import SGDOptions, check_sgd_options
+from lr_variants._validate import DTYPES, F64, check_choice, check_int
 from lr_variants.data import load_data, two_blobs
 from lr_variants.training import History, accuracy, batch_plan, batches, train
 
@@ -28,6 +29,7 @@ __all__ = [
     "VARIANTS",
     "History",
     "Model",
+    "SGDOptions",
     "accuracy",
     "batch_plan",
     "batches",
@@ -38,15 +40,18 @@ __all__ = [
     "two_blobs",
 ]
 
-VARIANTS: tuple[str, ...] = ("numpy", "autograd", "module")
+VARIANTS: tuple[str, ...] = ("numpy", "autograd", "module", "torch_manual")
 
 # variant name -> (module, engine class); imported on first use so torch loads only when needed
 _ENGINES: dict[str, tuple[str, str]] = {
     "numpy": ("lr_variants.variants.numpy", "NumpyLogisticRegression"),
     "autograd": ("lr_variants.variants.autograd", "AutogradLogisticRegression"),
     "module": ("lr_variants.variants.module", "ModuleLogisticRegression"),
+    "torch_manual": ("lr_variants.variants.torch_manual", "TorchManualLogisticRegression"),
 }
+_NUMPY_VARIANTS = frozenset({"numpy"})  # host-only: device must be "cpu", torch never imported
 LOSSES: tuple[str, ...] = ("stable", "sigmoid_bce")
+SGD_IMPLS: tuple[str, ...] = ("for-loop", "foreach", "fused")
 
 
 def initial_params(n_features: int, seed: int = 0) -> tuple[F64, float]:
@@ -68,33 +73,60 @@ def create(
     dtype: str = "float32",
     device: str = "cpu",
     seed: int = 0,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    decay_bias: bool = False,
     loss: str = "stable",
+    sgd_impl: str = "for-loop",
 ) -> Model:
     """A new model of variant ``name`` (one of :data:`VARIANTS`) for ``n_features`` features.
 
-    ``lr`` > 0 is the SGD learning rate; ``dtype`` is ``"float32"`` or ``"float64"``; ``device``
-    a torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``; the numpy variant runs only on
-    ``"cpu"``); ``seed`` picks the initial parameters (:func:`initial_params`), identical in
-    every variant. ``loss="sigmoid_bce"`` (module variant only) trains on the reference
-    article's ``nn.BCELoss()(sigmoid(z), y)`` instead of the stable loss from logits.
+    ``dtype`` is ``"float32"`` or ``"float64"``; ``device`` a torch device string (``"cpu"``,
+    ``"cuda"``, ``"cuda:1"``; the numpy variant runs only on ``"cpu"``); ``seed`` picks the
+    initial parameters (:func:`initial_params`), identical in every variant.
+
+    The optimizer is ``torch.optim.SGD`` with ``lr`` (> 0), ``momentum``, ``dampening``,
+    ``nesterov``, ``weight_decay`` and ``maximize`` as torch defines them (the rule is in
+    ``lr_variants._sgd``): the module variant passes them to ``torch.optim.SGD``, the others
+    apply the same rule by hand. Weight decay applies to ``w`` only unless ``decay_bias``: the
+    objective is ``mean BCE + (weight_decay / 2) ||w||^2``. :meth:`Model.set_params` keeps the
+    momentum buffers, as ``torch.optim.SGD`` keeps its state when parameters are overwritten in
+    place; a new model starts without them.
+
+    Module variant only: ``loss="sigmoid_bce"`` trains on the reference article's
+    ``nn.BCELoss()(sigmoid(z), y)`` instead of the stable loss from logits, and ``sgd_impl``
+    picks torch's ``"for-loop"`` (default), ``"foreach"`` or ``"fused"`` SGD implementation.
     """
     check_choice(name, "name", VARIANTS)
     w, b = initial_params(n_features, seed)
-    lr = check_real(lr, "lr", minimum=0.0, strict=True)
+    sgd = check_sgd_options(
+        lr=lr,
+        momentum=momentum,
+        dampening=dampening,
+        nesterov=nesterov,
+        weight_decay=weight_decay,
+        maximize=maximize,
+        decay_bias=decay_bias,
+    )
     check_choice(dtype, "dtype", DTYPES)
-    check_choice(loss, "loss", LOSSES)
-    if loss != "stable" and name != "module":
-        raise ValueError(f"loss must be 'stable' for the {name} variant; got {loss!r}")
-    options: dict[str, Any] = {"lr": lr, "dtype": dtype}
-    if name == "numpy":
+    options: dict[str, Any] = {"sgd": sgd, "dtype": dtype}
+    for option, value, choices in (("loss", loss, LOSSES), ("sgd_impl", sgd_impl, SGD_IMPLS)):
+        if check_choice(value, option, choices) != choices[0]:
+            if name != "module":
+                raise ValueError(
+                    f"{option} must be {choices[0]!r} for the {name} variant; got {value!r}"
+                )
+            options[option] = value
+    if name in _NUMPY_VARIANTS:
         if device != "cpu":
-            raise ValueError(f"device must be 'cpu' for the numpy variant; got {device!r}")
+            raise ValueError(f"device must be 'cpu' for the {name} variant; got {device!r}")
     else:
         from lr_variants._backends import check_torch_device
 
         options["device"] = check_torch_device(device)
-    if loss != "stable":
-        options["loss"] = loss
     module, cls = _ENGINES[name]
     engine = getattr(importlib.import_module(module), cls)(w, b, **options)
-    return Model(name, engine, n_features=len(w), dtype=dtype, lr=lr)
+    return Model(name, engine, n_features=len(w), dtype=dtype, sgd=sgd)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lr_variants._sgd import SGDOptions
 from lr_variants._validate import F64, check_data, check_features, check_params
 
 
@@ -72,8 +73,9 @@ class Model:
     """Binary logistic regression trained by one variant; made by :func:`lr_variants.create`.
 
     Attributes: ``name`` (the variant), ``n_features``, ``dtype`` (``"float32"`` or
-    ``"float64"``), ``device`` (a torch device string, ``"cpu"`` for NumPy), ``lr``, and
-    ``engine`` (the variant's own object, e.g. holding the ``nn.Module``).
+    ``"float64"``), ``device`` (a torch device string, ``"cpu"`` for NumPy), ``sgd`` (the
+    optimizer's :class:`~lr_variants.SGDOptions`), ``lr`` (``sgd.lr``), and ``engine`` (the
+    variant's own object, e.g. holding the ``nn.Module``).
 
     ``X`` is anything ``np.asarray`` takes, of shape ``(N, n_features)``; ``y`` has shape ``(N,)``
     and holds only 0 and 1. Every method validates its arguments first and raises ``ValueError``
@@ -81,19 +83,20 @@ class Model:
     """
 
     def __init__(
-        self, name: str, engine: Engine, *, n_features: int, dtype: str, lr: float
+        self, name: str, engine: Engine, *, n_features: int, dtype: str, sgd: SGDOptions
     ) -> None:
         self.name = name
         self.engine = engine
         self.n_features = n_features
         self.dtype = dtype
         self.device = str(engine.arrays.device)
-        self.lr = lr
+        self.sgd = sgd
+        self.lr = sgd.lr
 
     def __repr__(self) -> str:
         return (
-            f"Model(name={self.name!r}, n_features={self.n_features}, lr={self.lr}, "
-            f"dtype={self.dtype!r}, device={self.device!r})"
+            f"Model(name={self.name!r}, n_features={self.n_features}, dtype={self.dtype!r}, "
+            f"device={self.device!r}, sgd={self.sgd})"
         )
 
     def get_params(self) -> tuple[F64, float]:

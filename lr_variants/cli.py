@@ -131,11 +131,11 @@ def run_compare(args: argparse.Namespace) -> None:
         f"data {s['data']} ({s['n_samples']}x{s['n_features']}), epochs {s['epochs']}, "
         f"batch {s['batch_size']}, lr {s['lr']}, seed {s['seed']}, {s['dtype']} on {s['device']}"
     )
-    header = f"{'variant':<10} {'final loss':>12} {'accuracy':>9} {'train s':>8}"
+    header = f"{'variant':<12} {'final loss':>12} {'accuracy':>9} {'train s':>8}"
     print(f"{header} {'max |param diff| vs ' + reference['variant']:>28}")
     for r in results:
         print(
-            f"{r['variant']:<10} {r['loss']:>12.6g} {r['accuracy']:>9.4f} {r['seconds']:>8.3f} "
+            f"{r['variant']:<12} {r['loss']:>12.6g} {r['accuracy']:>9.4f} {r['seconds']:>8.3f} "
             f"{r['max_abs_param_diff']:>28.3g}"
         )
 

@@ -4,7 +4,9 @@ The forward pass builds ``L = binary_cross_entropy_with_logits(X w + b, y)`` fro
 (the stable ``mean(max(z, 0) - z y + log1p(exp(-|z|)))``); ``L.backward()`` fills ``w.grad``
 and ``b.grad`` with ``X^T (p - y) / N`` and ``mean(p - y)``; the update
 ``w <- w - lr w.grad``, ``b <- b - lr b.grad`` is written by hand under ``torch.no_grad()``, and
-the gradients are reset (to ``None``) after every step so they never accumulate.
+the gradients are reset (to ``None``) after every step so they never accumulate. With
+momentum, weight decay, Nesterov or ``maximize``, the update is ``torch.optim.SGD``'s rule
+written by hand (``lr_variants._sgd``).
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ import torch
 import torch.nn.functional as F
 
 from lr_variants._backends import TorchArrays
+from lr_variants._sgd import SGDOptions, SGDRule
 from lr_variants._validate import F64
 
 
 class AutogradLogisticRegression:
     """Leaf tensors ``w`` (shape ``(D,)``) and ``b`` (shape ``()``) trained with autograd."""
 
-    def __init__(self, w: F64, b: float, *, lr: float, dtype: str, device: str) -> None:
+    def __init__(self, w: F64, b: float, *, sgd: SGDOptions, dtype: str, device: str) -> None:
         self.arrays = TorchArrays(dtype, device)
-        self.lr = lr
+        self.sgd = SGDRule(sgd, copy=torch.clone)
         self.w = torch.zeros(len(w), dtype=self.arrays.dtype, device=self.arrays.device)
         self.b = torch.zeros([], dtype=self.arrays.dtype, device=self.arrays.device)
         self.set_params(w, b)
@@ -59,8 +62,7 @@ class AutogradLogisticRegression:
         gw, gb = self.w.grad, self.b.grad
         assert gw is not None and gb is not None  # backward() reached both leaves
         with torch.no_grad():
-            self.w -= self.lr * gw
-            self.b -= self.lr * gb
+            self.sgd.update([self.w, self.b], [gw, gb])
         self.w.grad = None
         self.b.grad = None
         return loss.detach()

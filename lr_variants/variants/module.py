@@ -4,7 +4,9 @@ This is the reference article's model. The loss is computed from logits by
 ``nn.BCEWithLogitsLoss`` (stable for any logit) unless ``loss="sigmoid_bce"`` asks for the
 article's exact form, ``nn.BCELoss()(sigmoid(z), y)``, which rounds ``sigmoid(z)`` to 0 or 1 for
 large ``|z|``, clamps ``log`` at -100, and so departs from the true loss once sigmoid saturates.
-Each step is the usual ``zero_grad`` / ``backward`` / ``step``.
+Each step is the usual ``zero_grad`` / ``backward`` / ``step``; the optimizer gets the SGD options
+as given, with ``w`` and ``b`` in two parameter groups so that weight decay can spare the bias,
+and runs torch's ``"for-loop"``, ``"foreach"`` or ``"fused"`` implementation (``sgd_impl``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import torch
 from torch import nn
 
 from lr_variants._backends import TorchArrays
+from lr_variants._sgd import SGDOptions
 from lr_variants._validate import F64
 
-LOSSES = ("stable", "sigmoid_bce")
+SGD_IMPLS = ("for-loop", "foreach", "fused")
 
 
 class LogisticRegression(nn.Module):
@@ -38,10 +41,17 @@ class ModuleLogisticRegression:
     """``LogisticRegression`` + a loss module + ``torch.optim.SGD``."""
 
     def __init__(
-        self, w: F64, b: float, *, lr: float, dtype: str, device: str, loss: str = "stable"
+        self,
+        w: F64,
+        b: float,
+        *,
+        sgd: SGDOptions,
+        dtype: str,
+        device: str,
+        loss: str = "stable",
+        sgd_impl: str = "for-loop",
     ) -> None:
         self.arrays = TorchArrays(dtype, device)
-        self.lr = lr
         # skip_init: no draw from torch's global generator; the parameters are set just below
         self.net = nn.utils.skip_init(  # type: ignore[no-untyped-call]
             LogisticRegression, len(w), dtype=self.arrays.dtype, device=self.arrays.device
@@ -49,7 +59,21 @@ class ModuleLogisticRegression:
         self.set_params(w, b)
         self.loss_form = loss
         self.criterion = nn.BCEWithLogitsLoss() if loss == "stable" else nn.BCELoss()
-        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=lr)
+        linear = self.net.linear
+        decay = sgd.weight_decay
+        self.optimizer = torch.optim.SGD(
+            [
+                {"params": [linear.weight], "weight_decay": decay},
+                {"params": [linear.bias], "weight_decay": decay if sgd.decay_bias else 0.0},
+            ],
+            lr=sgd.lr,
+            momentum=sgd.momentum,
+            dampening=sgd.dampening,
+            nesterov=sgd.nesterov,
+            maximize=sgd.maximize,
+            foreach=sgd_impl == "foreach",
+            fused=sgd_impl == "fused",
+        )
 
     def get_params(self) -> tuple[F64, float]:
         return self.arrays.to_numpy(self.net.linear.weight[0]), float(

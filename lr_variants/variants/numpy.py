@@ -6,7 +6,7 @@ With ``z = X w + b`` and ``p = sigmoid(z)``::
     dL/dz = (p - y) / N
     dL/dw = X^T (p - y) / N
     dL/db = mean(p - y)
-    w <- w - lr dL/dw,   b <- b - lr dL/db
+    w <- w - lr dL/dw,   b <- b - lr dL/db    (plain SGD; lr_variants._sgd has the full rule)
 
 Both ``L`` and ``p`` are built from ``e = exp(-|z|)``, which never overflows. This module
 imports no torch.
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from lr_variants._backends import NumpyArrays
+from lr_variants._sgd import SGDOptions, SGDRule
 from lr_variants._validate import F64
 
 
@@ -43,9 +44,9 @@ def sigmoid_and_loss(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, Any]:
 class NumpyLogisticRegression:
     """Hand-written gradients and update on NumPy arrays (CPU only)."""
 
-    def __init__(self, w: F64, b: float, *, lr: float, dtype: str) -> None:
+    def __init__(self, w: F64, b: float, *, sgd: SGDOptions, dtype: str) -> None:
         self.arrays = NumpyArrays(dtype)
-        self.lr = self.arrays.dtype(lr)
+        self.sgd = SGDRule(sgd, copy=np.copy)
         self.w = np.zeros(len(w), dtype=self.arrays.dtype)
         self.b = np.zeros((), dtype=self.arrays.dtype)
         self.set_params(w, b)
@@ -74,6 +75,5 @@ class NumpyLogisticRegression:
 
     def step(self, X: np.ndarray, y: np.ndarray) -> Any:
         loss, gw, gb = self._loss_and_gradients(X, y)
-        self.w -= self.lr * gw
-        self.b -= self.lr * gb
+        self.sgd.update([self.w, self.b], [gw, gb])
         return loss

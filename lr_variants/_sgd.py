@@ -1,0 +1,105 @@
+"""The ``torch.optim.SGD`` update rule, written once for NumPy arrays and torch tensors alike.
+
+For each parameter ``p`` (``w``, then ``b``) with gradient ``g``, as torch's ``_single_tensor_sgd``
+does it (which differs from its documentation in places)::
+
+    g <- -g                                   if maximize  (negated *before* weight decay,
+                                                            pytorch/pytorch#149476)
+    g <- g + weight_decay * p                 if p is decayed (w always, b if decay_bias)
+    if momentum != 0:
+        buf <- copy(g)                        on the first step: the buffer starts as the
+                                              first gradient, not as zero
+        buf <- momentum * buf + (1 - dampening) * g   on every later step
+        g <- g + momentum * buf  if nesterov, else  g <- buf
+    p <- p - lr * g
+
+With weight decay on ``w`` only, the rule is SGD on ``mean BCE + (weight_decay / 2) ||w||^2``
+(``+ (weight_decay / 2) b^2`` as well with ``decay_bias``); ``maximize`` ascends the loss.
+Only in-place arithmetic operators are used, so the same code updates NumPy arrays and torch
+tensors (under ``torch.no_grad()`` where they require grad).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lr_variants._validate import check_real
+
+
+@dataclass(frozen=True)
+class SGDOptions:
+    """The hyperparameters of ``torch.optim.SGD``, plus whether the bias is decayed."""
+
+    lr: float = 0.1
+    momentum: float = 0.0
+    dampening: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    maximize: bool = False
+    decay_bias: bool = False
+
+    @property
+    def plain(self) -> bool:
+        """True when the rule is just ``p <- p - lr * g``."""
+        return not (self.momentum or self.weight_decay or self.maximize)
+
+
+def check_sgd_options(
+    *,
+    lr: Any,
+    momentum: Any = 0.0,
+    dampening: Any = 0.0,
+    nesterov: Any = False,
+    weight_decay: Any = 0.0,
+    maximize: Any = False,
+    decay_bias: Any = False,
+) -> SGDOptions:
+    """Validate with torch's conditions (and ``lr > 0``: a zero step would train nothing)."""
+    for name, flag in (("nesterov", nesterov), ("maximize", maximize), ("decay_bias", decay_bias)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool; got {flag!r}")
+    options = SGDOptions(
+        lr=check_real(lr, "lr", minimum=0.0, strict=True),
+        momentum=check_real(momentum, "momentum", minimum=0.0),
+        dampening=check_real(dampening, "dampening"),
+        nesterov=nesterov,
+        weight_decay=check_real(weight_decay, "weight_decay", minimum=0.0),
+        maximize=maximize,
+        decay_bias=decay_bias,
+    )
+    if nesterov and (options.momentum <= 0 or options.dampening != 0):
+        raise ValueError(
+            "nesterov requires momentum > 0 and dampening = 0 (as torch.optim.SGD: 'Nesterov "
+            f"momentum requires a momentum and zero dampening'); got momentum={options.momentum}, "
+            f"dampening={options.dampening}"
+        )
+    return options
+
+
+class SGDRule:
+    """The update above, with its momentum buffers (one per parameter, ``None`` until used)."""
+
+    def __init__(self, options: SGDOptions, copy: Callable[[Any], Any]) -> None:
+        self.options = options
+        self.copy = copy
+        self.buffers: list[Any] = [None, None]
+
+    def update(self, params: Sequence[Any], grads: Sequence[Any]) -> None:
+        """Update ``params`` (``[w, b]``) in place from ``grads``."""
+        o = self.options
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+            if o.maximize:
+                g = -g
+            if o.weight_decay and (i == 0 or o.decay_bias):
+                g = g + o.weight_decay * p
+            if o.momentum:
+                buf = self.buffers[i]
+                if buf is None:
+                    buf = self.buffers[i] = self.copy(g)
+                else:
+                    buf *= o.momentum
+                    buf += (1 - o.dampening) * g
+                g = g + o.momentum * buf if o.nesterov else buf
+            p -= o.lr * g
