@@ -1,12 +1,14 @@
 # Two commands on a fresh machine with only Python 3.11:
 #   make demo   create .venv, install, run `lr-variants compare`
-#   make test   create .venv, install, run the test suite (what .ci/run calls)
+#   make test   create .venv, install, run the test suite, the benchmarks as plain tests
+#               (--benchmark-disable), ruff and mypy (what .ci/run calls)
+#   make bench  the benchmark suite: bench/results/<time>.json, docs/benchmarks.md and .png
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean bench
 
 # torch is pinned by constraints.txt to the CPU build 2.13.0: an unconstrained install would
 # resolve a multi-GB CUDA build. pyproject.toml itself only asks for torch>=2.3.
@@ -21,10 +23,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest bench --benchmark-disable -q
+	$(MAKE) --no-print-directory lint
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BIN)/lr-variants bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check lr_variants tests
-	$(BIN)/ruff format --check lr_variants tests
+	$(BIN)/ruff check lr_variants tests bench
+	$(BIN)/ruff format --check lr_variants tests bench
 	$(BIN)/mypy
 
 clean:

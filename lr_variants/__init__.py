@@ -23,6 +23,8 @@ from lr_variants._model import Model
 from lr_variants._sgd import SGDOptions, check_sgd_options
 from lr_variants._validate import DTYPES, F64, check_choice, check_int
 from lr_variants.data import load_data, two_blobs
+from lr_variants.io import load
+from lr_variants.solver import SeparationError, Solution, solve
 from lr_variants.training import History, accuracy, batch_plan, batches, train
 
 __all__ = [
@@ -30,17 +32,21 @@ __all__ = [
     "History",
     "Model",
     "SGDOptions",
+    "SeparationError",
+    "Solution",
     "accuracy",
     "batch_plan",
     "batches",
     "create",
     "initial_params",
+    "load",
     "load_data",
+    "solve",
     "train",
     "two_blobs",
 ]
 
-VARIANTS: tuple[str, ...] = ("numpy", "autograd", "module", "torch_manual")
+VARIANTS: tuple[str, ...] = ("numpy", "autograd", "module", "torch_manual", "scratch")
 
 # variant name -> (module, engine class); imported on first use so torch loads only when needed
 _ENGINES: dict[str, tuple[str, str]] = {
@@ -48,10 +54,13 @@ _ENGINES: dict[str, tuple[str, str]] = {
     "autograd": ("lr_variants.variants.autograd", "AutogradLogisticRegression"),
     "module": ("lr_variants.variants.module", "ModuleLogisticRegression"),
     "torch_manual": ("lr_variants.variants.torch_manual", "TorchManualLogisticRegression"),
+    "scratch": ("lr_variants.variants.scratch", "ScratchLogisticRegression"),
 }
-_NUMPY_VARIANTS = frozenset({"numpy"})  # host-only: device must be "cpu", torch never imported
+# host-only: device must be "cpu", torch never imported
+_NUMPY_VARIANTS = frozenset({"numpy", "scratch"})
 LOSSES: tuple[str, ...] = ("stable", "sigmoid_bce")
 SGD_IMPLS: tuple[str, ...] = ("for-loop", "foreach", "fused")
+INITS: tuple[str, ...] = ("uniform", "article")
 
 
 def initial_params(n_features: int, seed: int = 0) -> tuple[F64, float]:
@@ -81,12 +90,17 @@ def create(
     decay_bias: bool = False,
     loss: str = "stable",
     sgd_impl: str = "for-loop",
+    init: str = "uniform",
 ) -> Model:
     """A new model of variant ``name`` (one of :data:`VARIANTS`) for ``n_features`` features.
 
     ``dtype`` is ``"float32"`` or ``"float64"``; ``device`` a torch device string (``"cpu"``,
     ``"cuda"``, ``"cuda:1"``; the numpy variant runs only on ``"cpu"``); ``seed`` picks the
-    initial parameters (:func:`initial_params`), identical in every variant.
+    initial parameters, identical in every variant: with ``init="uniform"`` (default)
+    :func:`initial_params` ``(n_features, seed)``; with ``init="article"`` the weight and bias
+    ``nn.Linear(n_features, 1)`` draws right after ``torch.manual_seed(seed)``
+    (:func:`lr_variants.article.article_init`, float32 values; imports torch), the reference
+    article's initial parameters for ``seed=42`` (``docs/article.md``).
 
     The optimizer is ``torch.optim.SGD`` with ``lr`` (> 0), ``momentum``, ``dampening``,
     ``nesterov``, ``weight_decay`` and ``maximize`` as torch defines them (the rule is in
@@ -101,7 +115,12 @@ def create(
     picks torch's ``"for-loop"`` (default), ``"foreach"`` or ``"fused"`` SGD implementation.
     """
     check_choice(name, "name", VARIANTS)
-    w, b = initial_params(n_features, seed)
+    if check_choice(init, "init", INITS) == "article":
+        from lr_variants.article import article_init
+
+        w, b = article_init(n_features, seed)
+    else:
+        w, b = initial_params(n_features, seed)
     sgd = check_sgd_options(
         lr=lr,
         momentum=momentum,
@@ -130,3 +149,10 @@ def create(
     module, cls = _ENGINES[name]
     engine = getattr(importlib.import_module(module), cls)(w, b, **options)
     return Model(name, engine, n_features=len(w), dtype=dtype, sgd=sgd)
+
+
+def __getattr__(name: str) -> Any:
+    # lv.inspect (backward graphs, for studying autograd) is loaded on first use
+    if name == "inspect":
+        return importlib.import_module("lr_variants.inspect")
+    raise AttributeError(f"module 'lr_variants' has no attribute {name!r}")

@@ -7,7 +7,7 @@ synchronisation per list rather than one ``.item()`` per step).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -19,18 +19,41 @@ from lr_variants._validate import F64, check_choice
 NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-class NumpyArrays:
-    """Host arrays of one floating dtype."""
+def design_matrix(
+    X: F64, dtype: Any, order: Literal["C", "F"] = "C", block: int = 1024
+) -> np.ndarray:
+    """``[X, 1]`` in ``dtype``: ``X @ theta`` is ``X w + b`` for ``theta = (w, b)``, and ``r @ X``
+    holds ``X^T r`` and ``sum(r)``. ``order="F"`` (column-major) is copied in blocks of rows, so
+    that each transposing copy stays in cache (4x faster than one whole-array copy)."""
+    n, d = X.shape
+    out = np.empty((n, d + 1), dtype=dtype, order=order)
+    step = block if order == "F" else max(n, 1)
+    for i in range(0, n, step):
+        out[i : i + step, :d] = X[i : i + step]
+    out[:, d] = 1.0
+    return out
 
-    def __init__(self, dtype: str) -> None:
+
+class NumpyArrays:
+    """Host arrays of one floating dtype.
+
+    With ``bias_column``, a 2-D array (a design matrix) becomes :func:`design_matrix` ``[X, 1]``
+    (row-major: reordering rows each epoch is 2x faster than from a column-major copy), for
+    engines that keep ``theta = (w, b)`` as one vector.
+    """
+
+    def __init__(self, dtype: str, *, bias_column: bool = False) -> None:
         self.dtype = NUMPY_DTYPES[dtype]
         self.device = "cpu"
+        self.bias_column = bias_column
 
     def convert(self, a: F64) -> Any:
+        if self.bias_column and a.ndim == 2:
+            return design_matrix(a, self.dtype)
         return np.ascontiguousarray(a, dtype=self.dtype)
 
     def rows(self, a: Any, order: np.ndarray) -> Any:
-        return a[order]
+        return np.take(a, order, axis=0)  # 2-6x faster than a[order]; a C-ordered copy
 
     def floats(self, values: list[Any]) -> F64:
         return np.array(values, dtype=np.float64)
@@ -59,22 +82,48 @@ def check_torch_device(device: Any) -> str:
 
 
 class TorchArrays:
-    """Tensors of one floating dtype on one device."""
+    """Tensors of one floating dtype on one device.
 
-    def __init__(self, dtype: str, device: str) -> None:
+    With ``bias_column``, a 2-D array (a design matrix) becomes :func:`design_matrix` ``[X, 1]``,
+    column-major (strides ``(1, N)``), which torch's CPU matrix-vector products read at twice the
+    speed of a row-major one (MKL, 1,000,000 x 101: ``X @ theta`` 17 vs 46 ms, ``X^T r`` 17 vs
+    62 ms); rows are then reordered keeping that layout.
+    """
+
+    def __init__(self, dtype: str, device: str, *, bias_column: bool = False) -> None:
         import torch
 
         self.torch = torch
         self.dtype: torch.dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
         self.device: torch.device = torch.device(device)
+        self.bias_column = bias_column
+        self.numpy_dtype = NUMPY_DTYPES[dtype]
 
     def convert(self, a: F64) -> Any:
+        if self.bias_column and a.ndim == 2:
+            # .to() keeps the column-major strides (preserve_format)
+            matrix = design_matrix(a, self.numpy_dtype, order="F")
+            return self.torch.from_numpy(matrix).to(self.device)
+        # a read-only array (a memory map, a broadcast view) would make torch warn, and its
+        # tensor must not alias it: copy it first (writable arrays are shared, not copied)
+        a = a if a.flags.writeable else a.copy()
         return self.torch.as_tensor(a, dtype=self.dtype).to(self.device).contiguous()
 
     def rows(self, a: Any, order: np.ndarray) -> Any:
-        return a[self.torch.as_tensor(order).to(self.device)]
+        index = self.torch.from_numpy(order).to(self.device)
+        if a.dim() == 2 and a.stride(0) == 1 and a.size(1) > 1:  # column-major: keep it so
+            # one gather over all columns (index_select(1, ...) copies column by column: 1.5-3x
+            # slower); the expanded index is a view, not a copy
+            return self.torch.gather(a.t(), 1, index.expand(a.size(1), -1)).t()
+        return a.index_select(0, index)  # 2x faster than a[index]
+
+    def batches(self, a: Any, slices: list[slice]) -> Any:
+        """The rows of each slice (consecutive, covering ``a``) as views, in one ``split``."""
+        return a.split([s.stop - s.start for s in slices])
 
     def floats(self, values: list[Any]) -> F64:
+        if self.device.type == "cpu":  # no device to wait for: read each scalar (2x faster)
+            return np.array([v.item() for v in values], dtype=np.float64)
         return self.to_numpy(self.torch.stack(values))
 
     def to_numpy(self, t: Any) -> F64:

@@ -13,7 +13,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from lr_variants._sgd import SGDOptions
-from lr_variants._validate import F64, check_data, check_features, check_params
+from lr_variants._validate import (
+    F64,
+    check_data,
+    check_features,
+    check_params,
+    check_sample_weight,
+)
 
 
 class Arrays(Protocol):
@@ -39,7 +45,13 @@ class Engine(Protocol):
 
     With ``z = X w + b`` and ``p = sigmoid(z)``, the loss is the mean binary cross-entropy
     ``L = mean(max(z, 0) - z y + log1p(exp(-|z|)))`` and its gradient is
-    ``dL/dw = X^T (p - y) / N``, ``dL/db = mean(p - y)``.
+    ``dL/dw = X^T (p - y) / N``, ``dL/db = mean(p - y)``. Given ``weights`` ``s`` (one per row,
+    ``>= 0``, on the same backend), every mean is the weighted mean ``sum(s_i a_i) / sum(s)``
+    (an all-zero batch gives ``L = 0`` and zero gradients).
+
+    ``get_state`` / ``set_state`` read and restore the optimizer's state (the momentum buffers
+    ``momentum_w`` of shape ``(D,)`` and ``momentum_b`` of shape ``()``, present once made) as
+    float64 NumPy arrays, so that a restored model continues training exactly.
     """
 
     arrays: Arrays
@@ -56,16 +68,24 @@ class Engine(Protocol):
         """``sigmoid(X w + b)`` as float64 NumPy."""
         ...
 
-    def loss(self, X: Any, y: Any) -> Any:
+    def loss(self, X: Any, y: Any, weights: Any = None) -> Any:
         """``L`` at the current parameters, as a backend scalar."""
         ...
 
-    def gradients(self, X: Any, y: Any) -> tuple[F64, float]:
+    def gradients(self, X: Any, y: Any, weights: Any = None) -> tuple[F64, float]:
         """``(dL/dw, dL/db)`` without changing the parameters or any optimizer state."""
         ...
 
-    def step(self, X: Any, y: Any) -> Any:
+    def step(self, X: Any, y: Any, weights: Any = None) -> Any:
         """One optimizer step on this batch; returns ``L`` before the update (backend scalar)."""
+        ...
+
+    def get_state(self) -> dict[str, F64]:
+        """The optimizer's state as float64 arrays (``momentum_w``, ``momentum_b`` once made)."""
+        ...
+
+    def set_state(self, state: dict[str, F64]) -> None:
+        """Restore :meth:`get_state`'s output (rounded to the model's dtype)."""
         ...
 
 
@@ -113,20 +133,36 @@ class Model:
         X64 = check_features(X, self.n_features, dtype=self.dtype)
         return self.engine.probabilities(self.engine.arrays.convert(X64))
 
-    def loss(self, X: Any, y: Any) -> float:
-        """Mean binary cross-entropy at the current parameters."""
-        return float(self.engine.arrays.floats([self.engine.loss(*self.prepare(X, y))])[0])
+    def loss(self, X: Any, y: Any, *, sample_weight: Any = None) -> float:
+        """Mean binary cross-entropy at the current parameters; with ``sample_weight`` (shape
+        ``(N,)``, finite, ``>= 0``, positive sum) the weighted mean ``sum(s l) / sum(s)``."""
+        loss = self.engine.loss(*self.prepare(X, y, sample_weight))
+        return float(self.engine.arrays.floats([loss])[0])
 
-    def gradients(self, X: Any, y: Any) -> tuple[F64, float]:
+    def gradients(self, X: Any, y: Any, *, sample_weight: Any = None) -> tuple[F64, float]:
         """``(dL/dw, dL/db)`` of :meth:`loss`; the model is not changed."""
-        return self.engine.gradients(*self.prepare(X, y))
+        return self.engine.gradients(*self.prepare(X, y, sample_weight))
 
-    def step(self, X: Any, y: Any) -> float:
-        """One optimizer step on the batch ``(X, y)``; returns the batch loss before the update."""
-        return float(self.engine.arrays.floats([self.engine.step(*self.prepare(X, y))])[0])
+    def step(self, X: Any, y: Any, *, sample_weight: Any = None) -> float:
+        """One optimizer step on the batch ``(X, y)`` (weighted by ``sample_weight`` as in
+        :meth:`loss`); returns the batch loss before the update."""
+        loss = self.engine.step(*self.prepare(X, y, sample_weight))
+        return float(self.engine.arrays.floats([loss])[0])
 
-    def prepare(self, X: Any, y: Any) -> tuple[Any, Any]:
-        """Validate ``(X, y)`` and convert them to the variant's arrays (dtype and device)."""
+    def save(self, path: Any) -> None:
+        """Write the model to ``path`` (exactly that name): variant, hyperparameters, dtype,
+        device, parameters and optimizer state, in an ``.npz`` archive that holds no pickled
+        object. :func:`lr_variants.load` reads it back; training then continues exactly."""
+        from lr_variants.io import save
+
+        save(self, path)
+
+    def prepare(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[Any, ...]:
+        """Validate ``(X, y)`` (and ``sample_weight`` if given) and convert them to the variant's
+        arrays (dtype and device): ``(X, y)`` or ``(X, y, weights)``."""
         X64, y64 = check_data(X, y, self.n_features, dtype=self.dtype)
         convert = self.engine.arrays.convert
-        return convert(X64), convert(y64)
+        if sample_weight is None:
+            return convert(X64), convert(y64)
+        s64 = check_sample_weight(sample_weight, len(y64), self.dtype)
+        return convert(X64), convert(y64), convert(s64)

@@ -133,3 +133,20 @@ def check_params(w: Any, b: Any, n_features: int, dtype: str) -> tuple[F64, floa
         raise ValueError(f"b must be a single number; got shape {b64.shape}")
     check_finite(b64.reshape(()), "b", dtype)
     return w64, float(b64.reshape(()))
+
+
+def check_sample_weight(sample_weight: Any, n_rows: int, dtype: str = "float64") -> F64:
+    """Validate per-row weights: real, shape ``(n_rows,)``, finite, ``>= 0``, positive sum."""
+    arr = as_float_array(sample_weight, "sample_weight")
+    if arr.shape != (n_rows,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_rows},), one weight per row of X; "
+            f"got shape {arr.shape}"
+        )
+    check_finite(arr, "sample_weight", dtype)
+    if (arr < 0).any():
+        i = int(np.argmax(arr < 0))
+        raise ValueError(f"sample_weight must be >= 0; got {float(arr[i])!r} at index {i}")
+    if not arr.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum; got all zeros")
+    return arr

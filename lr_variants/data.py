@@ -1,4 +1,5 @@
-"""Data: the reference article's two Gaussian blobs, and loading a data set from a file."""
+"""Data: the reference article's two Gaussian blobs, loading a data set from a file or from
+scikit-learn's bundled data sets, and standardizing features."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lr_variants._validate import F64, check_data, check_int
+from lr_variants._validate import F64, check_data, check_features, check_int
+
+# name -> loader in sklearn.datasets: the binary data sets scikit-learn ships (no download)
+SKLEARN_DATASETS: dict[str, str] = {"breast_cancer": "load_breast_cancer"}
 
 
 def two_blobs(n_per_class: int = 500, seed: int = 42) -> tuple[F64, F64]:
@@ -52,6 +56,41 @@ def load_data(path: str | os.PathLike[str]) -> tuple[F64, F64]:
     else:
         X, y = _read_csv(p)
     return check_data(X, y)
+
+
+def sklearn_data(name: str) -> tuple[F64, F64]:
+    """A binary data set bundled with scikit-learn (nothing is downloaded), by name:
+
+    - ``"breast_cancer"``: 569 tumours x 30 features (Wisconsin diagnostic); y = 1 benign,
+      0 malignant. Features range from ~1e-3 to ~4e3: standardize them (:func:`standardize`)
+      before SGD.
+
+    Raises ``ValueError`` for another name and ``ImportError`` without scikit-learn.
+    """
+    if not isinstance(name, str) or name not in SKLEARN_DATASETS:
+        raise ValueError(
+            f"sklearn data set must be one of {tuple(SKLEARN_DATASETS)} (the binary data sets "
+            f"bundled with scikit-learn); got {name!r}"
+        )
+    try:
+        import sklearn.datasets
+    except ImportError:
+        raise ImportError(
+            f"data set sklearn:{name} needs scikit-learn: pip install 'lr_variants[sklearn]'"
+        ) from None
+    X, y = getattr(sklearn.datasets, SKLEARN_DATASETS[name])(return_X_y=True)
+    return check_data(X, y)
+
+
+def standardize(X: object) -> tuple[F64, F64, F64]:
+    """``((X - mean) / scale, mean, scale)`` per column, from ``X`` itself (the training data):
+    ``scale`` is the standard deviation, or 1 for a constant column. Apply the same ``mean`` and
+    ``scale`` to any other data the model will see."""
+    X64 = check_features(X)
+    mean = X64.mean(axis=0)
+    std = X64.std(axis=0)
+    scale = np.where(std > 0, std, 1.0)
+    return (X64 - mean) / scale, mean, scale
 
 
 def _read_csv(p: Path) -> tuple[F64, F64]:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from lr_variants._validate import F64, check_data, check_int, check_real
+from lr_variants._validate import F64, check_data, check_int, check_params, check_real
 
 __all__ = ["SeparationError", "Solution", "solve"]
 
@@ -124,6 +124,18 @@ def solve(
         converged=bool(np.abs(g).max() <= tol),
         hessian=hessian,
         standard_errors=se,
+    )
+
+
+def objective(
+    X: npt.ArrayLike, y: npt.ArrayLike, w: npt.ArrayLike, b: float, *, l2: float = 0.0
+) -> float:
+    """``f(w, b) = mean BCE + (l2 / 2) ||w||^2`` in float64: what :func:`solve` minimizes."""
+    X64, y64 = check_data(X, y)
+    w64, b64 = check_params(w, b, X64.shape[1], "float64")
+    theta = np.append(w64, b64)
+    return _objective(
+        np.column_stack([X64, np.ones(len(y64))]), y64, theta, check_real(l2, "l2", minimum=0.0)
     )
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lr_variants._model import Model
-from lr_variants._validate import F64, check_data, check_int
+from lr_variants._validate import F64, check_choice, check_data, check_int, check_sample_weight
 
 
 @dataclass(frozen=True)
@@ -32,19 +32,52 @@ class History:
         return int(self.batch_loss.size)
 
 
+ORDERS: tuple[str, ...] = ("shuffle", "article")
+
+
 def batch_plan(
-    n_samples: int, *, epochs: int, batch_size: int, seed: int, shuffle: bool = True
+    n_samples: int,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    shuffle: bool = True,
+    order: str = "shuffle",
+    n_features: int | None = None,
 ) -> tuple[list[slice], Iterator[np.ndarray | None]]:
     """The batches every variant trains on: ``(slices, orders)``.
 
     ``slices`` cut ``n_samples`` rows into consecutive batches of ``batch_size`` (the last one
-    holds what is left). ``orders`` yields, per epoch, the row order: with ``shuffle``, a fresh
-    permutation from one ``np.random.default_rng(seed)``, so the whole sequence depends only on
-    ``(n_samples, epochs, batch_size, seed)``; without it (or when one batch holds every row,
-    whose gradient does not depend on the order), ``None``: the rows as stored.
+    holds what is left). ``orders`` yields, per epoch, the row order, from the source ``order``
+    names (one of :data:`ORDERS`):
+
+    - ``"shuffle"`` (default): with ``shuffle``, a fresh permutation from one
+      ``np.random.default_rng(seed)``, so the whole sequence depends only on
+      ``(n_samples, epochs, batch_size, seed)``; without it (or when one batch holds every row,
+      whose gradient does not depend on the order in exact arithmetic), ``None``: the rows as
+      stored.
+    - ``"article"``: the order the reference article's ``DataLoader(..., shuffle=True)`` yields
+      after ``torch.manual_seed(seed)`` and ``nn.Linear(n_features, 1)``
+      (:func:`lr_variants.article.article_orders`; needs torch and ``n_features``). Applied in
+      every epoch, even when one batch holds every row, as the DataLoader does (the order of a
+      sum changes its rounding). It is a shuffled order, so ``shuffle=False`` with it raises
+      ``ValueError``.
+
     Batch ``k`` of epoch ``e`` is ``order_e[slices[k]]``.
     """
+    check_choice(order, "order", ORDERS)
     slices = [slice(i, min(i + batch_size, n_samples)) for i in range(0, n_samples, batch_size)]
+    if order == "article":
+        if not shuffle:
+            raise ValueError(
+                "shuffle must be True with order='article' (the article's DataLoader shuffles);"
+                " got shuffle=False"
+            )
+        if n_features is None:
+            raise ValueError("n_features must be given with order='article'; got None")
+        from lr_variants.article import article_orders
+
+        return slices, article_orders(n_samples, epochs, seed=seed, n_features=n_features)
     rng = np.random.default_rng(seed)
     reorder = shuffle and len(slices) > 1
     orders = (rng.permutation(n_samples) if reorder else None for _ in range(epochs))
@@ -52,14 +85,28 @@ def batch_plan(
 
 
 def batches(
-    n_samples: int, *, epochs: int, batch_size: int, seed: int, shuffle: bool = True
+    n_samples: int,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    shuffle: bool = True,
+    order: str = "shuffle",
+    n_features: int | None = None,
 ) -> Iterator[np.ndarray]:
-    """The row indices of every training step, in order: what :func:`train` feeds each variant."""
+    """The row indices of every training step, in order: what :func:`train` feeds each variant
+    (arguments as :func:`batch_plan`)."""
     slices, orders = batch_plan(
-        n_samples, epochs=epochs, batch_size=batch_size, seed=seed, shuffle=shuffle
+        n_samples,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        shuffle=shuffle,
+        order=order,
+        n_features=n_features,
     )
-    for order in orders:
-        rows = np.arange(n_samples) if order is None else order
+    for perm in orders:
+        rows = np.arange(n_samples) if perm is None else perm
         for s in slices:
             yield rows[s]
 
@@ -73,41 +120,82 @@ def train(
     batch_size: int | None = 32,
     seed: int = 42,
     shuffle: bool = True,
+    order: str = "shuffle",
+    sample_weight: Any = None,
+    callback: Callable[[int, float], None] | None = None,
 ) -> History:
     """Minibatch training: ``epochs`` passes over ``(X, y)`` in batches of ``batch_size`` rows
     (``None``: the whole data set, i.e. full-batch gradient descent), as :func:`batch_plan`
-    cuts them, one ``model`` optimizer step per batch.
+    cuts them, one ``model`` optimizer step per batch. ``order`` picks the source of each
+    epoch's row order (:func:`batch_plan`): ``"shuffle"`` (default, a NumPy permutation from
+    ``seed``) or ``"article"`` (the reference article's ``DataLoader(shuffle=True)`` order after
+    ``torch.manual_seed(seed)``; with ``create(..., init="article")`` and the same ``seed`` this
+    reproduces the article's run, see ``docs/article.md``).
 
     Data are validated, converted to the model's dtype and moved to its device once; each epoch
     reorders the rows once and then takes contiguous slices, and each step's loss stays on the
     device until the epoch ends. Raises ``FloatingPointError`` if an epoch's loss is not finite
     (training diverged; lower ``lr`` or standardize ``X``), with the model left at that point.
+
+    ``sample_weight`` (shape ``(N,)``, finite, ``>= 0``, positive sum; as in scikit-learn, an
+    integer weight counts a row that many times) makes each batch loss the weighted mean
+    ``sum(s l) / sum(s)`` over the batch; the weights are converted once and reordered with the
+    rows. ``callback(epoch, loss)``, if given, is called after every epoch (``epoch`` counts from
+    1) with that epoch's loss (``History.epoch_loss``), e.g. to draw a progress bar or record
+    the parameters; its time is left out of ``History.seconds``.
     """
     epochs = check_int(epochs, "epochs", 0)
     seed = check_int(seed, "seed", 0)
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be a bool; got {shuffle!r}")
+    check_choice(order, "order", ORDERS)
     X64, y64 = check_data(X, y, model.n_features, dtype=model.dtype)
     n = len(y64)
     size = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None; got {callback!r}")
 
     arrays = model.engine.arrays
     Xa, ya = arrays.convert(X64), arrays.convert(y64)
-    slices, orders = batch_plan(n, epochs=epochs, batch_size=size, seed=seed, shuffle=shuffle)
+    sa = None
+    if sample_weight is not None:
+        sa = arrays.convert(check_sample_weight(sample_weight, n, model.dtype))
+    slices, orders = batch_plan(
+        n,
+        epochs=epochs,
+        batch_size=size,
+        seed=seed,
+        shuffle=shuffle,
+        order=order,
+        n_features=model.n_features,
+    )
     sizes = np.array([s.stop - s.start for s in slices])
     batch_loss = np.empty((epochs, len(slices)))
 
+    step = model.engine.step
+    # each epoch's batches as views: cut by the backend in one call where it has one (torch's
+    # split() costs half as much as a slice per batch), else sliced
+    cut = getattr(arrays, "batches", None) or (lambda a, slices: [a[s] for s in slices])
     start = time.perf_counter()
-    for epoch, order in enumerate(orders):
-        Xe, ye = (Xa, ya) if order is None else (arrays.rows(Xa, order), arrays.rows(ya, order))
-        batch_loss[epoch] = arrays.floats([model.engine.step(Xe[s], ye[s]) for s in slices])
+    for epoch, perm in enumerate(orders):
+        Xe, ye = (Xa, ya) if perm is None else (arrays.rows(Xa, perm), arrays.rows(ya, perm))
+        se = sa if sa is None or perm is None else arrays.rows(sa, perm)
+        weights = [None] * len(slices) if se is None else cut(se, slices)
+        batch_loss[epoch] = arrays.floats(
+            [step(*batch) for batch in zip(cut(Xe, slices), cut(ye, slices), weights, strict=True)]
+        )
         finite = np.isfinite(batch_loss[epoch])
         if not finite.all():
             k = int(np.argmin(finite))
             raise FloatingPointError(
                 f"training diverged: the loss became {batch_loss[epoch, k]} in epoch {epoch + 1}"
-                f" (step {k + 1}) with lr={model.lr}; lower lr or standardize X"
+                f" (step {k + 1}) with lr={model.lr}; lower lr or standardize X (its largest"
+                f" |value| is {float(np.max(np.abs(X64))):.3g})"
             )
+        if callback is not None:
+            paused = time.perf_counter()
+            callback(epoch + 1, float(batch_loss[epoch] @ sizes / n))
+            start += time.perf_counter() - paused  # the callback's time is not training time
     seconds = time.perf_counter() - start
     epoch_loss = batch_loss @ sizes / n
     return History(epoch_loss, batch_loss, sizes, seconds)

@@ -2,10 +2,14 @@
 
 Profiles (pick with HYPOTHESIS_PROFILE=name or pytest's --hypothesis-profile=name):
 - ``ci``: Hypothesis's own ``ci`` profile (loaded automatically when ``CI`` is set), extended
-  with ``deadline=None`` and ``derandomize=True``; sized for the whole suite to stay well under
-  five minutes on two cores.
-- ``dev`` (default outside CI): random, few examples, quick feedback.
-- ``thorough``: many examples, for a long run before a release.
+  with ``deadline=None`` and ``derandomize=True``, 100 examples per property; sized for the whole
+  suite to stay well under five minutes on two cores (the cross-check properties of
+  ``tests/test_properties.py`` take 24-45 s of it, the whole suite about 140 s).
+- ``dev`` (default outside CI): random, 30 examples, quick feedback (8 s for them).
+- ``thorough``: 1000 examples, for a long run before a release (4 minutes for them).
+
+Expensive properties run a fixed fraction of the profile's ``max_examples`` (``scaled`` in
+``tests/test_properties.py``); ``docs/testing.md`` lists them.
 
 ``deadline=None`` everywhere: the first ``torch.optim.SGD`` in a process imports
 ``torch._dynamo`` (1.5-2 s), which would trip any per-example deadline.
@@ -17,8 +21,15 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# One torch CPU thread unless the caller says otherwise: the tests run tiny ops, which two
+# threads on two cores only slow down (10x and more when the other core is busy). Set before
+# torch is first imported, so it reaches this process and the CLI subprocesses alike.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 _common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
-settings.register_profile("ci", parent=settings.get_profile("ci"), derandomize=True, **_common)
+settings.register_profile(
+    "ci", parent=settings.get_profile("ci"), max_examples=100, derandomize=True, **_common
+)
 settings.register_profile("dev", max_examples=30, **_common)
 settings.register_profile("thorough", max_examples=1000, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

@@ -6,7 +6,8 @@ and ``b.grad`` with ``X^T (p - y) / N`` and ``mean(p - y)``; the update
 ``w <- w - lr w.grad``, ``b <- b - lr b.grad`` is written by hand under ``torch.no_grad()``, and
 the gradients are reset (to ``None``) after every step so they never accumulate. With
 momentum, weight decay, Nesterov or ``maximize``, the update is ``torch.optim.SGD``'s rule
-written by hand (``lr_variants._sgd``).
+written by hand (``lr_variants._sgd``). With sample weights ``s`` the loss is the weighted mean
+``sum(s l) / sum(s)`` of the per-row losses (``reduction="none"``), and backward() follows it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class AutogradLogisticRegression:
 
     def __init__(self, w: F64, b: float, *, sgd: SGDOptions, dtype: str, device: str) -> None:
         self.arrays = TorchArrays(dtype, device)
-        self.sgd = SGDRule(sgd, copy=torch.clone)
+        # plain SGD: w.add_(w.grad, alpha=-lr), one op per parameter, as torch.optim.SGD does
+        self.sgd = SGDRule(sgd, copy=torch.clone, add_scaled=_add_scaled)
         self.w = torch.zeros(len(w), dtype=self.arrays.dtype, device=self.arrays.device)
         self.b = torch.zeros([], dtype=self.arrays.dtype, device=self.arrays.device)
         self.set_params(w, b)
@@ -40,24 +42,35 @@ class AutogradLogisticRegression:
         self.arrays.assign(self.w, w)
         self.arrays.assign(self.b, b)
 
-    def _loss(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(X @ self.w + self.b, y)
+    def _loss(
+        self, X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        z = torch.addmv(self.b, X, self.w)  # X w + b, one op (and one node in the graph)
+        if weights is None:
+            return F.binary_cross_entropy_with_logits(z, y)
+        # a batch of zero total weight: loss 0 and zero gradients, without a device sync
+        u = weights / weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)
+        return F.binary_cross_entropy_with_logits(z, y, reduction="none") @ u
 
     @torch.no_grad()
     def probabilities(self, X: torch.Tensor) -> F64:
         return self.arrays.to_numpy(torch.sigmoid(X @ self.w + self.b))
 
     @torch.no_grad()
-    def loss(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self._loss(X, y)
+    def loss(
+        self, X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self._loss(X, y, weights)
 
-    def gradients(self, X: torch.Tensor, y: torch.Tensor) -> tuple[F64, float]:
+    def gradients(
+        self, X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> tuple[F64, float]:
         # autograd.grad returns the gradients instead of accumulating them into .grad
-        gw, gb = torch.autograd.grad(self._loss(X, y), (self.w, self.b))
+        gw, gb = torch.autograd.grad(self._loss(X, y, weights), (self.w, self.b))
         return self.arrays.to_numpy(gw), float(gb)
 
-    def step(self, X: torch.Tensor, y: torch.Tensor) -> Any:
-        loss = self._loss(X, y)
+    def step(self, X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None) -> Any:
+        loss = self._loss(X, y, weights)
         loss.backward()  # type: ignore[no-untyped-call]
         gw, gb = self.w.grad, self.b.grad
         assert gw is not None and gb is not None  # backward() reached both leaves
@@ -66,3 +79,19 @@ class AutogradLogisticRegression:
         self.w.grad = None
         self.b.grad = None
         return loss.detach()
+
+    def get_state(self) -> dict[str, F64]:
+        """The optimizer's momentum buffers, ``momentum_w`` and ``momentum_b``, once they exist."""
+        bufs = zip(("momentum_w", "momentum_b"), self.sgd.buffers, strict=True)
+        return {key: self.arrays.to_numpy(buf) for key, buf in bufs if buf is not None}
+
+    def set_state(self, state: dict[str, F64]) -> None:
+        """Restore :meth:`get_state`'s buffers (rounded to the model's dtype); absent: none."""
+        self.sgd.buffers = [
+            None if key not in state else self.arrays.convert(state[key])
+            for key in ("momentum_w", "momentum_b")
+        ]
+
+
+def _add_scaled(p: torch.Tensor, g: torch.Tensor, alpha: float) -> None:
+    p.add_(g, alpha=alpha)

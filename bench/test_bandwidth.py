@@ -1,0 +1,59 @@
+"""This machine's memory read bandwidth, measured in the same run as the ``full`` workload.
+
+The ``full`` workload's X (1,000,000 x 100 float32, 400 MB; far larger than any cache) is read
+once, with the BLAS NumPy uses and its threads (all cores), two ways:
+
+- ``sdot``: ``np.dot(x, x)`` on X as one 400 MB vector (each element is loaded once);
+- ``gemv``: ``X @ v`` on a column-major copy of X, the access pattern of a full-batch step.
+
+The faster of the two is the bandwidth ``docs/benchmarks.md`` compares training against:
+a full-batch step must read X twice (``X @ theta``, then ``X^T r``), so its floor is
+``2 * X.nbytes / bandwidth``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import workloads as wl
+
+
+@pytest.mark.parametrize("method", ["sdot", "gemv"])
+def test_read_bandwidth(benchmark: Any, sizes: dict[str, wl.Workload], method: str) -> None:
+    work = sizes["full"]
+    X, _ = wl.data(work)
+    if method == "sdot":
+        x = X.reshape(-1)  # a view: no copy
+
+        def read() -> Any:
+            return np.dot(x, x)
+
+        expected = float(np.dot(x[:1000].astype(np.float64), x[:1000]))
+    else:
+        XF = np.asfortranarray(X)
+        v = np.ones(work.d, dtype=np.float32)
+
+        def read() -> Any:
+            return XF @ v
+
+        expected = float(np.sum(X[:1000].astype(np.float64), axis=1)[0])
+    benchmark.group = "full"
+    out = benchmark.pedantic(read, rounds=10 * work.rounds, warmup_rounds=1, iterations=1)
+    got = float(out) if method == "sdot" else float(out[0])
+    assert np.isfinite(got)
+    if method == "gemv":
+        assert got == pytest.approx(expected, rel=1e-4, abs=1e-4)
+    else:
+        assert got > expected  # a sum of squares over all of X exceeds that of its first rows
+    benchmark.extra_info.update(
+        {
+            "workload": "bandwidth",
+            "method": method,
+            "bytes_read": X.nbytes,
+            "n": work.n,
+            "d": work.d,
+            **wl.thread_info(),
+        }
+    )

@@ -1,0 +1,151 @@
+"""Whole-process benchmarks: what a user waits for, from the shell prompt to the last line.
+
+Three programs, each a fresh process (``subprocess``), with ``OMP_NUM_THREADS=1`` (torch's
+intra-op threads buy nothing on these tiny tensors, and on a busy machine they make the
+timing erratic; recorded in ``extra_info``):
+
+- ``lr-variants train --variant numpy`` (never imports torch),
+- ``lr-variants train --variant module`` (``nn.Module`` + ``torch.optim.SGD``),
+- the reference article's script, written below as a string and run from a temporary file.
+
+Each benchmark times the whole run, and also the same program with no training
+(``--epochs 0``; the article's script reads ``ARTICLE_EPOCHS``, its only change): that is the
+start-up, i.e. interpreter, imports, data, and building the model and optimizer. Training is
+the difference of the two minima. ``benchmark.extra_info`` holds ``startup_s``, ``total_s``,
+``training_s``, every round's times, the command and the thread setting.
+
+Run: ``.venv/bin/python -m pytest bench/test_startup.py`` (5 rounds each, group "startup"),
+or as a plain test, one round each: ``... bench/test_startup.py --benchmark-disable``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ROUNDS = 5  # with --benchmark-disable: 1
+THREADS = "1"
+
+ARTICLE_SCRIPT = """\
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.optim as optim
+from torch.utils.data import DataLoader, TensorDataset
+
+import lr_variants
+
+np.random.seed(42)
+torch.manual_seed(42)
+
+X, y = lr_variants.two_blobs(500, 42)
+X = torch.tensor(X, dtype=torch.float32)
+y = torch.tensor(y, dtype=torch.float32).view(-1, 1)
+dataset = TensorDataset(X, y)
+dataloader = DataLoader(dataset, batch_size=32, shuffle=True)
+
+
+class LogisticRegression(nn.Module):
+    def __init__(self, input_dim):
+        super(LogisticRegression, self).__init__()
+        self.linear = nn.Linear(input_dim, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.linear(x))
+
+
+model = LogisticRegression(2)
+criterion = nn.BCELoss()
+optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+num_epochs = int(os.environ.get("ARTICLE_EPOCHS", "100"))  # the benchmark's only change
+for epoch in range(num_epochs):
+    for batch_X, batch_y in dataloader:
+        outputs = model(batch_X)
+        loss = criterion(outputs, batch_y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    if (epoch + 1) % 10 == 0:
+        print(f'Epoch [{epoch+1}/{num_epochs}], Loss: {loss.item():.4f}')
+
+with torch.no_grad():
+    outputs = model(X)
+    predicted = (outputs > 0.5).float()
+    accuracy = (predicted == y).float().mean()
+    print(f'Accuracy: {accuracy.item():.4f}')
+"""
+
+
+def _lr_variants() -> list[str]:
+    """The console script beside this interpreter (what users run), else ``python -m``."""
+    script = Path(sys.executable).with_name("lr-variants")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "lr_variants"]
+
+
+def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return seconds, proc.stdout
+
+
+def _case(name: str, tmp_path: Path) -> tuple[list[str], list[str], dict[str, str]]:
+    """(full command, start-up command, extra environment) for one benchmark."""
+    if name == "article_script":
+        script = tmp_path / "article_script.py"
+        script.write_text(ARTICLE_SCRIPT)
+        argv = [sys.executable, str(script)]
+        return argv, argv, {"ARTICLE_EPOCHS": "0"}
+    argv = [*_lr_variants(), "train", "--variant", name]
+    return argv, [*argv, "--epochs", "0"], {}
+
+
+@pytest.mark.benchmark(group="startup")
+@pytest.mark.parametrize("name", ["numpy", "module", "article_script"])
+def test_startup(benchmark: Any, name: str, tmp_path: Path) -> None:
+    full, startup, startup_env = _case(name, tmp_path)
+    env = {**os.environ, "OMP_NUM_THREADS": THREADS, "PYTHONPATH": str(REPO)}
+    rounds = 1 if benchmark.disabled else ROUNDS
+
+    startups = [_timed(startup, {**env, **startup_env})[0] for _ in range(rounds)]
+    totals: list[float] = []
+    outputs: list[str] = []
+
+    def run() -> None:
+        seconds, out = _timed(full, env)
+        totals.append(seconds)
+        outputs.append(out)
+
+    benchmark.pedantic(run, rounds=rounds, iterations=1)
+
+    lines = outputs[-1].splitlines()
+    assert len(lines) == 11 and lines[0].startswith("Epoch [10/100], Loss: ")
+    assert lines[-1].startswith("Accuracy: 0.99")
+    startup_s, total_s = min(startups), min(totals)
+    benchmark.extra_info.update(
+        {
+            "command": " ".join(full),
+            "OMP_NUM_THREADS": THREADS,
+            "rounds": rounds,
+            "startup_s": startup_s,
+            "total_s": total_s,
+            "training_s": max(total_s - startup_s, 0.0),
+            "startup_rounds_s": startups,
+            "total_rounds_s": totals,
+        }
+    )
+    print(
+        f"\n{name}: start-up {startup_s:.3f} s, total {total_s:.3f} s, training "
+        f"{total_s - startup_s:.3f} s (min of {rounds}, OMP_NUM_THREADS={THREADS})"
+    )

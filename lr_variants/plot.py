@@ -1,0 +1,266 @@
+"""Pictures of training runs: loss curves, parameter trajectories, decision boundaries (PNG).
+
+>>> import lr_variants as lv
+>>> from lr_variants import plot
+>>> X, y = lv.two_blobs()
+>>> runs = plot.trajectories([lv.create(v, 2) for v in ("numpy", "module")], X, y, epochs=20)
+>>> paths = plot.save_figures(runs, X, y, "figures/")     # doctest: +SKIP
+
+A :class:`Recorder` is a :func:`lr_variants.train` callback that keeps the parameters after every
+epoch, so recording needs no change to the training loop. matplotlib is an optional dependency
+(``pip install 'lr_variants[plot]'``); this module imports it only when drawing, through
+``matplotlib.figure.Figure`` (no pyplot, no global state, no display needed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+import lr_variants as lv
+from lr_variants._validate import F64, check_data
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+# one look per variant, the same in every panel; the first lines are wider, so that where the
+# curves coincide each one still shows around the ones drawn over it
+_STYLES: list[dict[str, Any]] = [
+    {"linewidth": 5.0, "linestyle": "-", "alpha": 0.45},
+    {"linewidth": 3.2, "linestyle": (0, (6, 2)), "alpha": 0.8},
+    {"linewidth": 2.2, "linestyle": (0, (3, 2)), "alpha": 0.9},
+    {"linewidth": 1.6, "linestyle": (0, (1, 1.5)), "alpha": 1.0},
+    {"linewidth": 1.0, "linestyle": (0, (4, 1, 1, 1)), "alpha": 1.0},
+    {"linewidth": 0.8, "linestyle": "-", "alpha": 1.0},
+]
+_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]  # variants
+_PARAM_COLORS = ["#222222", "#17becf", "#e377c2", "#bcbd22", "#7f7f7f", "#8c6d31"]  # none above
+_OUTSIDE: dict[str, Any] = {
+    "loc": "upper left",
+    "bbox_to_anchor": (1.02, 1.0),
+    "borderaxespad": 0.0,
+}
+_MAX_PARAMS = 6  # parameter trajectories drawn at most (the largest final |w|, and b)
+COINCIDE = 1e-3  # relative difference below which two curves are drawn on top of each other
+
+
+@dataclass(frozen=True)
+class Run:
+    """One variant's training: ``epoch_loss[e]`` (``e = 0 .. E-1``) and ``params[e]``, the
+    parameters ``(w..., b)`` after ``e`` epochs (``params[0]``: before training)."""
+
+    name: str
+    epoch_loss: F64
+    params: F64
+
+
+class Recorder:
+    """A :func:`lr_variants.train` callback recording the epoch losses and the parameters after
+    every epoch (one device read per epoch)."""
+
+    def __init__(self, model: lv.Model) -> None:
+        self.model = model
+        self.losses: list[float] = []
+        self.params: list[F64] = [self._params()]
+
+    def _params(self) -> F64:
+        w, b = self.model.get_params()
+        return np.append(w, b)
+
+    def __call__(self, epoch: int, loss: float) -> None:
+        self.losses.append(loss)
+        self.params.append(self._params())
+
+    def run(self) -> Run:
+        return Run(self.model.name, np.array(self.losses), np.array(self.params))
+
+
+def trajectories(models: Sequence[lv.Model], X: Any, y: Any, **train_options: Any) -> list[Run]:
+    """Train each model on ``(X, y)`` with :func:`lr_variants.train` (``train_options`` passed
+    on), recording every epoch."""
+    runs = []
+    for model in models:
+        recorder = Recorder(model)
+        lv.train(model, X, y, callback=recorder, **train_options)
+        runs.append(recorder.run())
+    return runs
+
+
+def _max_relative_difference(curves: Sequence[F64]) -> float:
+    ref = curves[0]
+    scale = np.maximum(np.abs(ref), np.finfo(np.float64).tiny)
+    return max((float(np.max(np.abs(c - ref) / scale, initial=0.0)) for c in curves), default=0.0)
+
+
+def _agreement(curves: Sequence[F64], what: str) -> str:
+    if len(curves) < 2:
+        return ""
+    diff = _max_relative_difference(curves)
+    if diff < COINCIDE:
+        return f"the {len(curves)} {what} coincide (max relative difference {diff:.1e})"
+    return f"the {what} differ by up to {diff:.1e} (relative)"
+
+
+def draw_loss(ax: Axes, runs: Sequence[Run]) -> None:
+    """Epoch loss against epoch, log scale, one line per variant."""
+    for i, run in enumerate(runs):
+        epochs = np.arange(1, len(run.epoch_loss) + 1)
+        ax.plot(epochs, run.epoch_loss, color=_COLORS[i % 6], label=run.name, **_STYLES[i % 6])
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean training loss in the epoch (log scale)")
+    agreement = _agreement([r.epoch_loss for r in runs], "curves")
+    ax.set_title("Loss per epoch" + (f"\n{agreement}" if agreement else ""), fontsize=10)
+    ax.legend(title="variant", fontsize=8, loc="best")
+    ax.grid(True, which="both", alpha=0.25)
+
+
+def _shown_params(runs: Sequence[Run]) -> list[int]:
+    """Indices into ``params`` to draw: every one if few, else b and the largest final |w|."""
+    n = runs[0].params.shape[1]
+    if n <= _MAX_PARAMS:
+        return list(range(n))
+    final_w = np.abs(runs[0].params[-1, :-1])
+    return [*sorted(np.argsort(final_w)[::-1][: _MAX_PARAMS - 1].tolist()), n - 1]
+
+
+def draw_params(ax: Axes, runs: Sequence[Run]) -> None:
+    """Each parameter against epoch (epoch 0: the initial values): color = parameter, line style
+    = variant (as in the other panels)."""
+    from matplotlib.lines import Line2D
+
+    shown = _shown_params(runs)
+    n = runs[0].params.shape[1]
+    names = [f"w[{j}]" if j < n - 1 else "b" for j in shown]
+    for i, run in enumerate(runs):
+        epochs = np.arange(len(run.params))
+        for k, j in enumerate(shown):
+            style = _STYLES[i % 6] | {"alpha": min(_STYLES[i % 6]["alpha"] + 0.2, 1.0)}
+            ax.plot(epochs, run.params[:, j], color=_PARAM_COLORS[k], **style)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("parameter value")
+    agreement = _agreement([r.params[:, shown].ravel() for r in runs], "trajectories")
+    title = "Parameters after each epoch"
+    if len(shown) < n:
+        title += f" (b and the {len(shown) - 1} largest of {n - 1} weights)"
+    ax.set_title(title + (f"\n{agreement}" if agreement else ""), fontsize=10)
+    param_keys = [
+        Line2D([], [], color=_PARAM_COLORS[k], linewidth=2, label=name)
+        for k, name in enumerate(names)
+    ]
+    variant_keys = [
+        Line2D([], [], color="0.3", label=run.name, **_STYLES[i % 6]) for i, run in enumerate(runs)
+    ]
+    first = ax.legend(handles=param_keys, title="parameter", fontsize=8, **_OUTSIDE)
+    ax.add_artist(first)
+    below = _OUTSIDE | {"loc": "lower left", "bbox_to_anchor": (1.02, 0.0)}
+    ax.legend(handles=variant_keys, title="variant", fontsize=8, **below)
+    ax.grid(True, alpha=0.25)
+
+
+def draw_boundary(ax: Axes, runs: Sequence[Run], X: F64, y: F64) -> None:
+    """The points of 2-D data by class, and each variant's final line ``w . x + b = 0``."""
+    # grays and two marker shapes: the colors belong to the variants' lines
+    for label, marker, gray in ((0, "o", "0.55"), (1, "^", "0.2")):
+        rows = X[y == label]
+        ax.scatter(
+            rows[:, 0],
+            rows[:, 1],
+            s=9,
+            marker=marker,
+            color=gray,
+            alpha=0.5,
+            label=f"y = {label}",
+            linewidths=0,
+        )
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.05 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    for i, run in enumerate(runs):
+        (w0, w1), b = run.params[-1, :2], run.params[-1, 2]
+        if abs(w1) >= abs(w0):  # x2 as a function of x1, or x1 of x2 where the line is steep
+            x1 = np.array([lo[0], hi[0]])
+            x2 = -(w0 * x1 + b) / w1
+        else:
+            x2 = np.array([lo[1], hi[1]])
+            x1 = -(w1 * x2 + b) / w0
+        style = _STYLES[i % 6] | {"alpha": 1.0 if i else 0.6}
+        ax.plot(x1, x2, color=_COLORS[i % 6], label=run.name, **style)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_xlabel("x[0]")
+    ax.set_ylabel("x[1]")
+    agreement = _agreement([r.params[-1] for r in runs], "lines")
+    title = "Decision boundary w·x + b = 0 after training"
+    ax.set_title(title + (f"\n{agreement}" if agreement else ""), fontsize=10)
+    ax.legend(fontsize=8, markerscale=3, **_OUTSIDE)
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError("drawing needs matplotlib: pip install 'lr_variants[plot]'") from None
+
+
+def figures(runs: Sequence[Run], X: Any, y: Any, *, title: str = "") -> dict[str, Figure]:
+    """``{"loss": ..., "params": ..., "boundary": ...}`` (boundary only for 2-D data)."""
+    _require_matplotlib()
+    from matplotlib.figure import Figure
+
+    X64, y64 = check_data(X, y)
+    if not runs:
+        raise ValueError("runs must hold at least one Run; got none")
+    out = {}
+    panels: list[tuple[str, Any]] = [("loss", draw_loss), ("params", draw_params)]
+    for name, draw in panels:
+        fig = Figure(figsize=(7, 5), layout="constrained")
+        draw(fig.add_subplot(), runs)
+        out[name] = fig
+    if X64.shape[1] == 2:
+        fig = Figure(figsize=(7, 5), layout="constrained")
+        draw_boundary(fig.add_subplot(), runs, X64, y64)
+        out["boundary"] = fig
+    if title:
+        for fig in out.values():
+            fig.suptitle(title, fontsize=9)
+    return out
+
+
+def save_figures(
+    runs: Sequence[Run], X: Any, y: Any, out: str | os.PathLike[str], *, title: str = ""
+) -> list[Path]:
+    """Write the pictures as PNG: to ``out`` itself, all panels side by side, if it ends in
+    ``.png``; else into the directory ``out`` (made if missing) as ``loss.png``,
+    ``params.png`` and, for 2-D data, ``boundary.png``. Returns the paths written."""
+    _require_matplotlib()
+    from matplotlib.figure import Figure
+
+    target = Path(out)
+    if target.suffix.lower() == ".png":
+        X64, y64 = check_data(X, y)
+        k = 3 if X64.shape[1] == 2 else 2
+        fig = Figure(figsize=(6.5 * k, 5.2), layout="constrained")
+        axes = fig.subplots(1, k)
+        draw_loss(axes[0], runs)
+        draw_params(axes[1], runs)
+        if k == 3:
+            draw_boundary(axes[2], runs, X64, y64)
+        if title:
+            fig.suptitle(title, fontsize=10)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(target, format="png", dpi=110)
+        return [target]
+    target.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in figures(runs, X, y, title=title).items():
+        path = target / f"{name}.png"
+        fig.savefig(path, format="png", dpi=110)
+        paths.append(path)
+    return paths
