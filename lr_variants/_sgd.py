@@ -78,6 +78,9 @@ def check_sgd_options(
     return options
 
 
+STATE_KEYS = ("momentum_w", "momentum_b")
+
+
 class SGDRule:
     """The update above, with its momentum buffers (one per parameter, ``None`` until used).
 
@@ -96,6 +99,17 @@ class SGDRule:
         self.copy = copy
         self.add_scaled = add_scaled
         self.buffers: list[Any] = [None, None]
+
+    def get_state(self, to_numpy: Callable[[Any], Any]) -> dict[str, Any]:
+        """The momentum buffers that exist, as ``momentum_w`` and ``momentum_b``, through
+        ``to_numpy`` (the engine's conversion to float64 NumPy)."""
+        bufs = zip(STATE_KEYS, self.buffers, strict=True)
+        return {key: to_numpy(buf) for key, buf in bufs if buf is not None}
+
+    def set_state(self, state: dict[str, Any], convert: Callable[[Any], Any]) -> None:
+        """Restore :meth:`get_state`'s buffers through ``convert`` (to the engine's arrays); a
+        key that is absent means no buffer yet, as in a fresh optimizer."""
+        self.buffers = [None if key not in state else convert(state[key]) for key in STATE_KEYS]
 
     def update(self, params: Sequence[Any], grads: Sequence[Any]) -> None:
         """Update ``params`` (``[w, b]``) in place from ``grads``."""

@@ -82,15 +82,11 @@ class AutogradLogisticRegression:
 
     def get_state(self) -> dict[str, F64]:
         """The optimizer's momentum buffers, ``momentum_w`` and ``momentum_b``, once they exist."""
-        bufs = zip(("momentum_w", "momentum_b"), self.sgd.buffers, strict=True)
-        return {key: self.arrays.to_numpy(buf) for key, buf in bufs if buf is not None}
+        return self.sgd.get_state(self.arrays.to_numpy)
 
     def set_state(self, state: dict[str, F64]) -> None:
         """Restore :meth:`get_state`'s buffers (rounded to the model's dtype); absent: none."""
-        self.sgd.buffers = [
-            None if key not in state else self.arrays.convert(state[key])
-            for key in ("momentum_w", "momentum_b")
-        ]
+        self.sgd.set_state(state, self.arrays.convert)
 
 
 def _add_scaled(p: torch.Tensor, g: torch.Tensor, alpha: float) -> None:

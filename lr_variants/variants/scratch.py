@@ -79,12 +79,8 @@ class ScratchLogisticRegression:
 
     def get_state(self) -> dict[str, F64]:
         """The optimizer's momentum buffers, ``momentum_w`` and ``momentum_b``, once they exist."""
-        bufs = zip(("momentum_w", "momentum_b"), self.sgd.buffers, strict=True)
-        return {key: np.array(buf, dtype=np.float64) for key, buf in bufs if buf is not None}
+        return self.sgd.get_state(lambda buf: np.array(buf, dtype=np.float64))
 
     def set_state(self, state: dict[str, F64]) -> None:
         """Restore :meth:`get_state`'s buffers (rounded to the model's dtype); absent: none."""
-        self.sgd.buffers = [
-            None if key not in state else np.array(state[key], dtype=self.arrays.dtype)
-            for key in ("momentum_w", "momentum_b")
-        ]
+        self.sgd.set_state(state, lambda buf: np.array(buf, dtype=self.arrays.dtype))
