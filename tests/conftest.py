@@ -4,7 +4,7 @@ Profiles (pick with HYPOTHESIS_PROFILE=name or pytest's --hypothesis-profile=nam
 - ``ci``: Hypothesis's own ``ci`` profile (loaded automatically when ``CI`` is set), extended
   with ``deadline=None`` and ``derandomize=True``, 100 examples per property; sized for the whole
   suite to stay well under five minutes on two cores (the cross-check properties of
-  ``tests/test_properties.py`` take 24-45 s of it, the whole suite about 140 s).
+  ``tests/test_properties.py`` take 24-45 s of it, the whole suite about 60 s on a quiet machine).
 - ``dev`` (default outside CI): random, 30 examples, quick feedback (8 s for them).
 - ``thorough``: 1000 examples, for a long run before a release (4 minutes for them).
 
