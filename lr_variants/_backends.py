@@ -55,6 +55,9 @@ class NumpyArrays:
     def rows(self, a: Any, order: np.ndarray) -> Any:
         return np.take(a, order, axis=0)  # 2-6x faster than a[order]; a C-ordered copy
 
+    def batches(self, a: Any, slices: list[slice]) -> list[Any]:
+        return [a[s] for s in slices]
+
     def floats(self, values: list[Any]) -> F64:
         return np.array(values, dtype=np.float64)
 

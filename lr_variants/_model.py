@@ -35,6 +35,10 @@ class Arrays(Protocol):
         """The rows of ``a`` in ``order`` (a new array)."""
         ...
 
+    def batches(self, a: Any, slices: list[slice]) -> list[Any]:
+        """The rows of each of ``slices`` (consecutive, covering ``a``) as views."""
+        ...
+
     def floats(self, values: list[Any]) -> F64:
         """Scalars produced by the variant (e.g. step losses) as one float64 array."""
         ...

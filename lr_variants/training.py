@@ -172,10 +172,7 @@ def train(
     sizes = np.array([s.stop - s.start for s in slices])
     batch_loss = np.empty((epochs, len(slices)))
 
-    step = model.engine.step
-    # each epoch's batches as views: cut by the backend in one call where it has one (torch's
-    # split() costs half as much as a slice per batch), else sliced
-    cut = getattr(arrays, "batches", None) or (lambda a, slices: [a[s] for s in slices])
+    step, cut = model.engine.step, arrays.batches  # cut: each epoch's batches, as views
     start = time.perf_counter()
     for epoch, perm in enumerate(orders):
         Xe, ye = (Xa, ya) if perm is None else (arrays.rows(Xa, perm), arrays.rows(ya, perm))
