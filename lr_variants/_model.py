@@ -107,9 +107,19 @@ class Model:
     """
 
     def __init__(
-        self, name: str, engine: Engine, *, n_features: int, dtype: str, sgd: SGDOptions
+        self,
+        name: str,
+        engine: Engine,
+        *,
+        n_features: int,
+        dtype: str,
+        sgd: SGDOptions,
+        impl: str = "textbook",
+        options: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
+        self.impl = impl
+        self.options: dict[str, Any] = dict(options or {})
         self.engine = engine
         self.n_features = n_features
         self.dtype = dtype

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from lr_variants._validate import check_real
 
 
@@ -55,8 +57,10 @@ def check_sgd_options(
     weight_decay: Any = 0.0,
     maximize: Any = False,
     decay_bias: Any = False,
+    dtype: str = "float64",
 ) -> SGDOptions:
-    """Validate with torch's conditions (and ``lr > 0``: a zero step would train nothing)."""
+    """Validate with torch's conditions (and ``lr > 0``: a zero step would train nothing);
+    every number must be representable in ``dtype`` (finite once rounded to it)."""
     for name, flag in (("nesterov", nesterov), ("maximize", maximize), ("decay_bias", decay_bias)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool; got {flag!r}")
@@ -69,6 +73,13 @@ def check_sgd_options(
         maximize=maximize,
         decay_bias=decay_bias,
     )
+    limit = float(np.finfo(dtype).max)
+    for name in ("lr", "momentum", "dampening", "weight_decay"):
+        value = getattr(options, name)
+        if abs(value) > limit:
+            raise ValueError(
+                f"{name} must be representable in {dtype} (|{name}| <= {limit:.4g}); got {value!r}"
+            )
     if nesterov and (options.momentum <= 0 or options.dampening != 0):
         raise ValueError(
             "nesterov requires momentum > 0 and dampening = 0 (as torch.optim.SGD: 'Nesterov "

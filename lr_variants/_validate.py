@@ -104,7 +104,12 @@ def check_real(
     """A finite real number, optionally ``> minimum`` (``strict``) or ``>= minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:  # an integer beyond the float range, e.g. 10**400
+        raise ValueError(
+            f"{name} must be a finite real number; got an integer of {len(str(value))} digits"
+        ) from None
     if not math.isfinite(out):
         raise ValueError(f"{name} must be finite; got {out!r}")
     if minimum is not None and (out <= minimum if strict else out < minimum):

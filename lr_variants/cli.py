@@ -125,7 +125,7 @@ def _pin_threads(name: str, X: F64, args: argparse.Namespace) -> None:
     threads = getattr(args, "threads", None)
     if threads is not None and threads < 1:
         raise ValueError(f"--threads must be >= 1; got {threads}")
-    if name in lv._NUMPY_VARIANTS or (threads is None and X.size >= 1_000_000):
+    if name in ("numpy", "scratch") or (threads is None and X.size >= 1_000_000):
         return
     import torch
 

@@ -73,8 +73,8 @@ def save(model: Model, path: str | os.PathLike[str]) -> None:
         "device": model.device,
         "sgd": dataclasses.asdict(model.sgd),
         # options only the module variant has; every other variant runs the defaults
-        "loss": getattr(model.engine, "loss_form", "stable"),
-        "sgd_impl": getattr(model.engine, "sgd_impl", "for-loop"),
+        "loss": model.options.get("loss", "stable"),
+        "sgd_impl": model.options.get("sgd_impl", "for-loop"),
     }
     arrays: dict[str, Any] = {  # Any: savez's stub would take a key named allow_pickle
         "metadata": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),

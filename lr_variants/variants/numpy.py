@@ -63,7 +63,9 @@ def normalized(weights: np.ndarray | None) -> np.ndarray | None:
 class NumpyLogisticRegression:
     """Hand-written gradients and update on NumPy arrays (CPU only)."""
 
-    def __init__(self, w: F64, b: float, *, sgd: SGDOptions, dtype: str) -> None:
+    def __init__(
+        self, w: F64, b: float, *, sgd: SGDOptions, dtype: str, device: str = "cpu"
+    ) -> None:
         self.arrays = NumpyArrays(dtype, bias_column=True)
         self.sgd = SGDRule(sgd, copy=np.copy)
         self.plain, self.lr = sgd.plain, sgd.lr

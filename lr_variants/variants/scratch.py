@@ -26,7 +26,9 @@ class ScratchLogisticRegression:
     """Leaf tensors ``w`` (shape ``(D,)``) and ``b`` (shape ``()``) trained with the scratch
     engine's ``backward()`` (CPU only)."""
 
-    def __init__(self, w: F64, b: float, *, sgd: SGDOptions, dtype: str) -> None:
+    def __init__(
+        self, w: F64, b: float, *, sgd: SGDOptions, dtype: str, device: str = "cpu"
+    ) -> None:
         self.arrays = NumpyArrays(dtype)
         self.sgd = SGDRule(sgd, copy=np.copy)
         self.w = Tensor(np.zeros(len(w), dtype=self.arrays.dtype), requires_grad=True, name="w")
