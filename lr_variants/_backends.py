@@ -35,7 +35,7 @@ def design_matrix(
 
 
 class NumpyArrays:
-    """Host arrays of one floating dtype.
+    """Host arrays of one floating dtype (the methods of :class:`lr_variants.protocol.Arrays`).
 
     With ``bias_column``, a 2-D array (a design matrix) becomes :func:`design_matrix` ``[X, 1]``
     (row-major: reordering rows each epoch is 2x faster than from a column-major copy), for
@@ -50,7 +50,15 @@ class NumpyArrays:
     def convert(self, a: F64) -> Any:
         if self.bias_column and a.ndim == 2:
             return design_matrix(a, self.dtype)
-        return np.ascontiguousarray(a, dtype=self.dtype)
+        return np.asarray(a, dtype=self.dtype, order="C")  # C-contiguous; a 0-d array stays 0-d
+
+    def to_numpy(self, a: Any) -> F64:
+        """An array's values as a new float64 NumPy array."""
+        return np.array(a, dtype=np.float64)
+
+    def copy(self, a: Any) -> Any:
+        """A copy of ``a`` (e.g. the first momentum buffer)."""
+        return np.copy(a)
 
     def rows(self, a: Any, order: np.ndarray) -> Any:
         return np.take(a, order, axis=0)  # 2-6x faster than a[order]; a C-ordered copy
@@ -85,7 +93,8 @@ def check_torch_device(device: Any) -> str:
 
 
 class TorchArrays:
-    """Tensors of one floating dtype on one device.
+    """Tensors of one floating dtype on one device (the methods of
+    :class:`lr_variants.protocol.Arrays`).
 
     With ``bias_column``, a 2-D array (a design matrix) becomes :func:`design_matrix` ``[X, 1]``,
     column-major (strides ``(1, N)``), which torch's CPU matrix-vector products read at twice the
@@ -107,10 +116,12 @@ class TorchArrays:
             # .to() keeps the column-major strides (preserve_format)
             matrix = design_matrix(a, self.numpy_dtype, order="F")
             return self.torch.from_numpy(matrix).to(self.device)
-        # a read-only array (a memory map, a broadcast view) would make torch warn, and its
-        # tensor must not alias it: copy it first (writable arrays are shared, not copied)
+        # torch takes no negative strides (a[::-1]): make the array C-contiguous; and it warns on
+        # a read-only array (a memory map, a broadcast view), whose tensor must not alias it:
+        # copy that (a writable array in the right dtype is shared, not copied)
+        a = np.asarray(a, dtype=self.numpy_dtype, order="C")
         a = a if a.flags.writeable else a.copy()
-        return self.torch.as_tensor(a, dtype=self.dtype).to(self.device).contiguous()
+        return self.torch.from_numpy(a).to(self.device)
 
     def rows(self, a: Any, order: np.ndarray) -> Any:
         index = self.torch.from_numpy(order).to(self.device)
@@ -134,6 +145,10 @@ class TorchArrays:
         # .numpy() shares memory with a CPU float64 tensor: copy so callers never alias a parameter
         out: F64 = t.detach().to("cpu", self.torch.float64).numpy().copy()
         return out
+
+    def copy(self, t: Any) -> Any:
+        """A copy of ``t`` (e.g. the first momentum buffer)."""
+        return t.clone()
 
     def assign(self, t: Any, values: F64 | float) -> None:
         """Overwrite a parameter tensor in place, outside autograd, keeping its shape."""

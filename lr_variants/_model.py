@@ -1,96 +1,27 @@
-"""The one interface: :class:`Model` (what users hold) over an :class:`Engine` (what a variant is).
+"""The one interface: :class:`Model` (what users hold) over a variant
+(:class:`lr_variants.protocol.Variant`, what each way of training implements).
 
 A variant is only the math of logistic regression written one way. It never sees unchecked
-input: :class:`Model` validates every argument, converts data to the variant's arrays, and turns
-results back into NumPy float64 and Python floats. So every variant gets the same checks and the
-same error messages, and a rejected call reaches no variant at all.
+input: :class:`Model` validates every argument, normalizes sample weights, converts data to the
+variant's arrays, and turns results back into NumPy float64 and Python floats. So every variant
+gets the same checks and the same error messages, and a rejected call reaches no variant at all.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-
-from lr_variants._sgd import SGDOptions
+from lr_variants._sgd import STATE_KEYS, SGDOptions
 from lr_variants._validate import (
     F64,
+    check_array,
     check_data,
     check_features,
     check_params,
     check_sample_weight,
 )
-
-
-class Arrays(Protocol):
-    """A backend: how a variant's arrays are made, reordered and read back."""
-
-    device: Any
-
-    def convert(self, a: F64) -> Any:
-        """Float64 NumPy data as this backend's array in the model's dtype and device."""
-        ...
-
-    def rows(self, a: Any, order: np.ndarray) -> Any:
-        """The rows of ``a`` in ``order`` (a new array)."""
-        ...
-
-    def batches(self, a: Any, slices: list[slice]) -> list[Any]:
-        """The rows of each of ``slices`` (consecutive, covering ``a``) as views."""
-        ...
-
-    def floats(self, values: list[Any]) -> F64:
-        """Scalars produced by the variant (e.g. step losses) as one float64 array."""
-        ...
-
-
-class Engine(Protocol):
-    """What each variant implements, on its own arrays, for inputs already validated.
-
-    With ``z = X w + b`` and ``p = sigmoid(z)``, the loss is the mean binary cross-entropy
-    ``L = mean(max(z, 0) - z y + log1p(exp(-|z|)))`` and its gradient is
-    ``dL/dw = X^T (p - y) / N``, ``dL/db = mean(p - y)``. Given ``weights`` ``s`` (one per row,
-    ``>= 0``, on the same backend), every mean is the weighted mean ``sum(s_i a_i) / sum(s)``
-    (an all-zero batch gives ``L = 0`` and zero gradients).
-
-    ``get_state`` / ``set_state`` read and restore the optimizer's state (the momentum buffers
-    ``momentum_w`` of shape ``(D,)`` and ``momentum_b`` of shape ``()``, present once made) as
-    float64 NumPy arrays, so that a restored model continues training exactly.
-    """
-
-    arrays: Arrays
-
-    def get_params(self) -> tuple[F64, float]:
-        """``(w, b)`` as float64 NumPy array and Python float."""
-        ...
-
-    def set_params(self, w: F64, b: float) -> None:
-        """Store ``w`` and ``b`` (rounded to the model's dtype)."""
-        ...
-
-    def probabilities(self, X: Any) -> F64:
-        """``sigmoid(X w + b)`` as float64 NumPy."""
-        ...
-
-    def loss(self, X: Any, y: Any, weights: Any = None) -> Any:
-        """``L`` at the current parameters, as a backend scalar."""
-        ...
-
-    def gradients(self, X: Any, y: Any, weights: Any = None) -> tuple[F64, float]:
-        """``(dL/dw, dL/db)`` without changing the parameters or any optimizer state."""
-        ...
-
-    def step(self, X: Any, y: Any, weights: Any = None) -> Any:
-        """One optimizer step on this batch; returns ``L`` before the update (backend scalar)."""
-        ...
-
-    def get_state(self) -> dict[str, F64]:
-        """The optimizer's state as float64 arrays (``momentum_w``, ``momentum_b`` once made)."""
-        ...
-
-    def set_state(self, state: dict[str, F64]) -> None:
-        """Restore :meth:`get_state`'s output (rounded to the model's dtype)."""
-        ...
+from lr_variants._weights import normalized
+from lr_variants.protocol import GraphVariant, LossGraph, Variant
 
 
 class Model:
@@ -98,8 +29,10 @@ class Model:
 
     Attributes: ``name`` (the variant), ``n_features``, ``dtype`` (``"float32"`` or
     ``"float64"``), ``device`` (a torch device string, ``"cpu"`` for NumPy), ``sgd`` (the
-    optimizer's :class:`~lr_variants.SGDOptions`), ``lr`` (``sgd.lr``), and ``engine`` (the
-    variant's own object, e.g. holding the ``nn.Module``).
+    optimizer's :class:`~lr_variants.SGDOptions`), ``lr`` (``sgd.lr``), ``impl``
+    (``"textbook"`` or ``"fast"``), ``options`` (the variant's own creation options, e.g.
+    ``{"loss": "stable", "sgd_impl": "for-loop"}`` for the module variant), and ``engine`` (the
+    variant's object, :class:`lr_variants.protocol.Variant`, e.g. holding the ``nn.Module``).
 
     ``X`` is anything ``np.asarray`` takes, of shape ``(N, n_features)``; ``y`` has shape ``(N,)``
     and holds only 0 and 1. Every method validates its arguments first and raises ``ValueError``
@@ -109,7 +42,7 @@ class Model:
     def __init__(
         self,
         name: str,
-        engine: Engine,
+        engine: Variant,
         *,
         n_features: int,
         dtype: str,
@@ -163,6 +96,33 @@ class Model:
         loss = self.engine.step(*self.prepare(X, y, sample_weight))
         return float(self.engine.arrays.floats([loss])[0])
 
+    def get_state(self) -> dict[str, F64]:
+        """The optimizer's state: float64 momentum buffers ``momentum_w`` (shape
+        ``(n_features,)``) and ``momentum_b`` (shape ``()``), present once made (copies)."""
+        return self.engine.optimizer.get_state()
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`get_state`'s output (values rounded to the model's dtype); a key that
+        is absent means no buffer, as in a fresh optimizer."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict; got {type(state).__name__}")
+        unknown = sorted(set(state) - set(STATE_KEYS), key=str)
+        if unknown:
+            raise ValueError(f"state keys must be among {STATE_KEYS}; got {unknown[0]!r}")
+        shapes = {"momentum_w": (self.n_features,), "momentum_b": ()}
+        checked = {k: check_array(v, k, shapes[k], self.dtype) for k, v in state.items()}
+        self.engine.optimizer.set_state(checked)
+
+    def loss_graph(self, X: Any, y: Any, *, sample_weight: Any = None) -> LossGraph:
+        """The loss on ``(X, y)`` as the variant's recorded graph
+        (:class:`lr_variants.protocol.LossGraph`), for variants that record one (autograd,
+        module, scratch); nothing is changed. ``TypeError`` for a variant without a graph."""
+        if not isinstance(self.engine, GraphVariant):
+            raise TypeError(
+                f"the {self.name} variant records no graph (its gradient is written by hand)"
+            )
+        return self.engine.loss_graph(*self.prepare(X, y, sample_weight))
+
     def save(self, path: Any) -> None:
         """Write the model to ``path`` (exactly that name): variant, hyperparameters, dtype,
         device, parameters and optimizer state, in an ``.npz`` archive that holds no pickled
@@ -173,10 +133,11 @@ class Model:
 
     def prepare(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[Any, ...]:
         """Validate ``(X, y)`` (and ``sample_weight`` if given) and convert them to the variant's
-        arrays (dtype and device): ``(X, y)`` or ``(X, y, weights)``."""
+        arrays (dtype and device): ``(X, y)`` or ``(X, y, u)`` with the normalized weights
+        ``u = s / sum(s)`` (:mod:`lr_variants._weights`)."""
         X64, y64 = check_data(X, y, self.n_features, dtype=self.dtype)
         convert = self.engine.arrays.convert
         if sample_weight is None:
             return convert(X64), convert(y64)
-        s64 = check_sample_weight(sample_weight, len(y64), self.dtype)
-        return convert(X64), convert(y64), convert(s64)
+        s64 = check_sample_weight(sample_weight, len(y64))
+        return convert(X64), convert(y64), convert(normalized(s64))

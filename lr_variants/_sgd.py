@@ -92,37 +92,42 @@ def check_sgd_options(
 STATE_KEYS = ("momentum_w", "momentum_b")
 
 
-class SGDRule:
-    """The update above, with its momentum buffers (one per parameter, ``None`` until used).
+class SGD:
+    """The update above for parameters ``[w, b]`` held as one backend's arrays, with its state.
 
-    ``add_scaled(p, g, alpha)``, if given, does ``p <- p + alpha g`` in place in one operation
-    (torch: ``p.add_(g, alpha=alpha)``, what ``torch.optim.SGD`` itself runs); plain SGD then
-    costs one operation per parameter instead of two (``lr * g``, then ``p -= ...``).
+    ``step(params, grads)`` updates ``params`` in place. The momentum buffers (one per
+    parameter, ``None`` until the first step with momentum) are this object's state:
+    :meth:`get_state` and :meth:`set_state` read and restore them as float64 NumPy arrays
+    through ``arrays`` (the variant's backend: ``to_numpy``, ``convert``, ``copy``), so that a
+    restored model continues exactly. ``add_scaled(p, g, alpha)``, if given, does
+    ``p <- p + alpha g`` in place in one operation (torch: ``p.add_(g, alpha=alpha)``, what
+    ``torch.optim.SGD`` itself runs); plain SGD then costs one operation per parameter.
     """
 
     def __init__(
         self,
         options: SGDOptions,
-        copy: Callable[[Any], Any],
+        arrays: Any,
         add_scaled: Callable[[Any, Any, float], Any] | None = None,
     ) -> None:
         self.options = options
-        self.copy = copy
+        self.arrays = arrays
         self.add_scaled = add_scaled
         self.buffers: list[Any] = [None, None]
 
-    def get_state(self, to_numpy: Callable[[Any], Any]) -> dict[str, Any]:
-        """The momentum buffers that exist, as ``momentum_w`` and ``momentum_b``, through
-        ``to_numpy`` (the engine's conversion to float64 NumPy)."""
+    def get_state(self) -> dict[str, Any]:
+        """The momentum buffers that exist, as float64 ``momentum_w`` (shape ``(D,)``) and
+        ``momentum_b`` (shape ``()``)."""
         bufs = zip(STATE_KEYS, self.buffers, strict=True)
-        return {key: to_numpy(buf) for key, buf in bufs if buf is not None}
+        return {key: self.arrays.to_numpy(buf) for key, buf in bufs if buf is not None}
 
-    def set_state(self, state: dict[str, Any], convert: Callable[[Any], Any]) -> None:
-        """Restore :meth:`get_state`'s buffers through ``convert`` (to the engine's arrays); a
-        key that is absent means no buffer yet, as in a fresh optimizer."""
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`get_state`'s buffers (rounded to the model's dtype); a key that is
+        absent means no buffer yet, as in a fresh optimizer."""
+        convert = self.arrays.convert
         self.buffers = [None if key not in state else convert(state[key]) for key in STATE_KEYS]
 
-    def update(self, params: Sequence[Any], grads: Sequence[Any]) -> None:
+    def step(self, params: Sequence[Any], grads: Sequence[Any]) -> None:
         """Update ``params`` (``[w, b]``) in place from ``grads``."""
         o = self.options
         if o.plain and self.add_scaled is not None:  # p <- p - lr g, one operation each
@@ -137,9 +142,40 @@ class SGDRule:
             if o.momentum:
                 buf = self.buffers[i]
                 if buf is None:
-                    buf = self.buffers[i] = self.copy(g)
+                    buf = self.buffers[i] = self.arrays.copy(g)
                 else:
                     buf *= o.momentum
                     buf += (1 - o.dampening) * g
                 g = g + o.momentum * buf if o.nesterov else buf
             p -= o.lr * g
+
+
+class TorchSGDState:
+    """``torch.optim.SGD``'s momentum buffers, read and restored as :class:`SGD` does its own.
+
+    ``optimizer`` holds ``params`` (``[weight, bias]``, any shapes with ``D`` and ``1``
+    elements); its ``state[param]["momentum_buffer"]`` is the buffer torch made.
+    """
+
+    def __init__(self, optimizer: Any, params: Sequence[Any], arrays: Any) -> None:
+        self.optimizer = optimizer
+        self.params = list(params)
+        self.arrays = arrays
+
+    def get_state(self) -> dict[str, Any]:
+        """The buffers that exist, as float64 ``momentum_w`` ``(D,)`` and ``momentum_b`` ``()``."""
+        out = {}
+        for key, param in zip(STATE_KEYS, self.params, strict=True):
+            buf = self.optimizer.state[param].get("momentum_buffer")
+            if buf is not None:
+                out[key] = self.arrays.to_numpy(buf).reshape(-1 if key == "momentum_w" else ())
+        return out
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`get_state`'s buffers, shaped as the parameters; absent: none."""
+        for key, param in zip(STATE_KEYS, self.params, strict=True):
+            if key in state:
+                buf = self.arrays.convert(state[key]).reshape(param.shape)
+                self.optimizer.state[param]["momentum_buffer"] = buf
+            else:
+                self.optimizer.state[param].pop("momentum_buffer", None)

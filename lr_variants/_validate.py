@@ -24,16 +24,33 @@ def _position(index: tuple[Any, ...]) -> str:
     return str(index[0]) if len(index) == 1 else str(tuple(int(i) for i in index))
 
 
-def as_float_array(value: Any, name: str) -> F64:
-    """``value`` as a float64 array, or a TypeError/ValueError if it is not real numbers."""
+def as_float_array(value: Any, name: str, *, allow_bool: bool = True) -> F64:
+    """``value`` as a float64 array, or a TypeError/ValueError if it is not real numbers.
+
+    Any strided or read-only NumPy array is accepted, and a torch tensor (detached and copied
+    to the host, whether or not it requires grad); a masked array with masked entries is
+    refused (its mask would be silently dropped), as is an array of Python objects.
+    """
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers; got {type(value).__name__}")
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ma.MaskedArray):
+        if np.ma.is_masked(value):
+            masked = int(np.ma.getmaskarray(value).sum())
+            raise ValueError(
+                f"{name} must have no masked entries (fill or drop them first, e.g. "
+                f"{name}.filled(...)); got a masked array with {masked} masked"
+            )
+        value = value.data
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists and the like
         raise ValueError(f"{name} must be a rectangular array of numbers; got {exc}") from None
-    if arr.dtype.kind not in _NUMERIC_KINDS:
-        raise TypeError(f"{name} must hold real numbers; got an array of dtype {arr.dtype}")
+    kinds = _NUMERIC_KINDS if allow_bool else _NUMERIC_KINDS.replace("b", "")
+    if arr.dtype.kind not in kinds:
+        what = "real numbers" if allow_bool else "real numbers (not bools)"
+        raise TypeError(f"{name} must hold {what}; got an array of dtype {arr.dtype}")
     return arr.astype(np.float64, copy=False)
 
 
@@ -127,13 +144,22 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def check_array(value: Any, name: str, shape: tuple[int, ...], dtype: str) -> F64:
+    """A float64 array of exactly ``shape`` (not bools), finite in ``dtype``."""
+    arr = as_float_array(value, name, allow_bool=False)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}; got shape {arr.shape}")
+    check_finite(arr, name, dtype)
+    return arr
+
+
 def check_params(w: Any, b: Any, n_features: int, dtype: str) -> tuple[F64, float]:
     """Validate parameters for a model with ``n_features`` features stored in ``dtype``."""
-    w64 = as_float_array(w, "w")
+    w64 = as_float_array(w, "w", allow_bool=False)
     if w64.shape != (n_features,):
         raise ValueError(f"w must have shape ({n_features},); got shape {w64.shape}")
     check_finite(w64, "w", dtype)
-    b64 = as_float_array(b, "b")
+    b64 = as_float_array(b, "b", allow_bool=False)
     if b64.size != 1 or b64.ndim > 1:
         raise ValueError(f"b must be a single number; got shape {b64.shape}")
     check_finite(b64.reshape(()), "b", dtype)
@@ -141,7 +167,10 @@ def check_params(w: Any, b: Any, n_features: int, dtype: str) -> tuple[F64, floa
 
 
 def check_sample_weight(sample_weight: Any, n_rows: int, dtype: str = "float64") -> F64:
-    """Validate per-row weights: real, shape ``(n_rows,)``, finite, ``>= 0``, positive sum."""
+    """Validate per-row weights: real, shape ``(n_rows,)``, finite, ``>= 0``, not all zero.
+
+    Weights are scale-free (only ``s / sum(s)`` matters, :mod:`lr_variants._weights`), so they
+    are checked as float64 whatever the model's dtype."""
     arr = as_float_array(sample_weight, "sample_weight")
     if arr.shape != (n_rows,):
         raise ValueError(
@@ -152,6 +181,6 @@ def check_sample_weight(sample_weight: Any, n_rows: int, dtype: str = "float64")
     if (arr < 0).any():
         i = int(np.argmax(arr < 0))
         raise ValueError(f"sample_weight must be >= 0; got {float(arr[i])!r} at index {i}")
-    if not arr.sum() > 0:
+    if not (arr > 0).any():
         raise ValueError("sample_weight must have a positive sum; got all zeros")
     return arr

@@ -103,7 +103,7 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
             )
         weights = None
         if sample_weight is not None:
-            weights = check_sample_weight(sample_weight, len(y01), self.dtype)
+            weights = check_sample_weight(sample_weight, len(y01))
             for k, label in enumerate(classes.tolist()):
                 if not weights[y01 == k].sum() > 0:
                     raise ValueError(

@@ -433,10 +433,11 @@ def _scratch_graph(
     engine: Any, X: np.ndarray, y: np.ndarray, loss: str
 ) -> tuple[list[_Raw], float]:
     # the variant's own forward pass, whose tensors are named ("z", "softplus(z)", "l", ...)
+    graph = engine.loss_graph(X, y)
     if loss == "stable":
-        L = engine._loss(X, y)
+        L = graph.loss
     else:  # the article's loss on the variant's own z, mirroring torch's BCELoss
-        p = _named(engine._logits(X).sigmoid(), "p")
+        p = _named(graph.logits.sigmoid(), "p")
         L = _named(_named(binary_cross_entropy(p, y), "l").mean(), "L")
     order = _topological(L, lambda t: [p for p in t.parents if p.requires_grad])
     index = {t: i for i, t in enumerate(order)}
@@ -469,14 +470,12 @@ def _torch_graph(
     import torch.nn.functional as F
 
     # the variant's own graph: its _loss (the module variant was made with this loss)
-    L = engine._loss(X, y)
+    graph = engine.loss_graph(X, y)
+    L = graph.loss
     if variant == "autograd" and loss == "sigmoid_bce":
-        # the article's loss on the variant's own z: the stable loss node saved z, with its graph
-        L = F.binary_cross_entropy(torch.sigmoid(L.grad_fn._saved_self), y)
-    if variant == "autograd":
-        params = {"w": engine.w, "b": engine.b}
-    else:
-        params = {"w": engine.net.linear.weight, "b": engine.net.linear.bias}
+        # the article's loss on the variant's own z
+        L = F.binary_cross_entropy(torch.sigmoid(graph.logits), y)
+    params = graph.params
     # a torch.autograd.graph.Node; Any, as its _saved_* attributes are not in torch's stubs
     root: Any = L.grad_fn
     order = _topological(root, lambda n: [m for m, _ in n.next_functions if m is not None])

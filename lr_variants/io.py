@@ -80,7 +80,7 @@ def save(model: Model, path: str | os.PathLike[str]) -> None:
         "metadata": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
         "w": np.asarray(w, dtype=np.float64),
         "b": np.asarray(b, dtype=np.float64),
-        **model.engine.get_state(),
+        **model.get_state(),
     }
     # np.savez appends ".npz" to a str path that lacks it; a file object keeps the name as given
     with open(p, "wb") as f:
@@ -136,7 +136,7 @@ def load(path: str | os.PathLike[str], *, device: str | None = None) -> Model:
     except (ValueError, TypeError) as exc:
         hint = " (pass device=... to load it on another device)" if device is None else ""
         raise ValueError(f"{where}: {exc}{hint if 'device' in str(exc) else ''}") from None
-    model.engine.set_state(state)
+    model.set_state(state)
     return model
 
 

@@ -71,7 +71,7 @@ _BUILTIN: dict[str, VariantSpec] = {
             "module",
             {
                 "textbook": "lr_variants.variants.module:ModuleLogisticRegression",
-                "fast": "lr_variants.tuned.module_fast:FastModuleLogisticRegression",
+                "fast": "lr_variants.tuned.module_fast:fast_module",
             },
             options={"loss": LOSSES, "sgd_impl": SGD_IMPLS},
         ),

@@ -11,6 +11,11 @@ import numpy as np
 
 from lr_variants._model import Model
 from lr_variants._validate import F64, check_choice, check_data, check_int, check_sample_weight
+from lr_variants._weights import normalized
+
+# The most steps (epochs x batches per epoch) one train() call takes: 10 million losses are
+# 80 MB of history, and at the fastest variant's few microseconds a step, about a minute.
+MAX_STEPS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -152,14 +157,18 @@ def train(
     X64, y64 = check_data(X, y, model.n_features, dtype=model.dtype)
     n = len(y64)
     size = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
+    steps = epochs * -(-n // size)
+    if steps > MAX_STEPS:
+        raise ValueError(
+            f"epochs x batches per epoch must be at most {MAX_STEPS:,} steps "
+            f"(lr_variants.training.MAX_STEPS); got {epochs:,} x {-(-n // size):,} = {steps:,}"
+        )
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None; got {callback!r}")
+    s64 = None if sample_weight is None else check_sample_weight(sample_weight, n)
 
     arrays = model.engine.arrays
     Xa, ya = arrays.convert(X64), arrays.convert(y64)
-    sa = None
-    if sample_weight is not None:
-        sa = arrays.convert(check_sample_weight(sample_weight, n, model.dtype))
     slices, orders = batch_plan(
         n,
         epochs=epochs,
@@ -173,11 +182,14 @@ def train(
     batch_loss = np.empty((epochs, len(slices)))
 
     step, cut = model.engine.step, arrays.batches  # cut: each epoch's batches, as views
+    # each batch's weights normalized to sum 1, in float64: once, or per epoch when reordered
+    ua = None if s64 is None else arrays.convert(normalized(s64, slices))
     start = time.perf_counter()
     for epoch, perm in enumerate(orders):
         Xe, ye = (Xa, ya) if perm is None else (arrays.rows(Xa, perm), arrays.rows(ya, perm))
-        se = sa if sa is None or perm is None else arrays.rows(sa, perm)
-        weights = [None] * len(slices) if se is None else cut(se, slices)
+        if s64 is not None and perm is not None:
+            ua = arrays.convert(normalized(s64[perm], slices))
+        weights = [None] * len(slices) if ua is None else cut(ua, slices)
         batch_loss[epoch] = arrays.floats(
             [step(*batch) for batch in zip(cut(Xe, slices), cut(ye, slices), weights, strict=True)]
         )
@@ -194,6 +206,12 @@ def train(
             callback(epoch + 1, float(batch_loss[epoch] @ sizes / n))
             start += time.perf_counter() - paused  # the callback's time is not training time
     seconds = time.perf_counter() - start
+    w, b = model.get_params()
+    if not (np.isfinite(w).all() and np.isfinite(b)):
+        raise FloatingPointError(
+            f"training diverged: the parameters became non-finite in the last step with "
+            f"lr={model.lr}; lower lr or standardize X"
+        )
     epoch_loss = batch_loss @ sizes / n
     return History(epoch_loss, batch_loss, sizes, seconds)
 

@@ -320,16 +320,20 @@ def test_numpy_training_never_loads_torch() -> None:
     assert not {m for m in modules if m == "torch" or m.startswith("torch.")}
 
 
-def test_module_variant_does_not_import_dynamo() -> None:
-    """torch.optim.SGD imports torch._dynamo (1-2 s) on first use; the module variant's
-    EagerSGD runs the same SGD code without it (lr_variants/variants/module.py)."""
-    modules = _imported("train", "--variant", "module", "--epochs", "2")
-    assert "torch.optim.sgd" in modules
-    assert "torch._dynamo" not in modules
+def test_fast_module_variant_does_not_import_dynamo() -> None:
+    """torch.optim.SGD imports torch._dynamo (1-2 s) on first use; the fast module variant's
+    EagerSGD runs the same SGD code without it (lr_variants/tuned/module_fast.py)."""
+    code = (
+        "import sys, lr_variants as lv; X, y = lv.two_blobs(); "
+        "m = lv.create('module', 2, impl='fast'); lv.train(m, X, y, epochs=2); "
+        "print('torch.optim.sgd' in sys.modules, 'torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]
 
 
 def test_eager_sgd_is_torch_sgd_bit_for_bit() -> None:
-    from lr_variants.variants.module import EagerSGD
+    from lr_variants.tuned.module_fast import EagerSGD
 
     results = []
     for cls in (optim.SGD, EagerSGD):

@@ -95,7 +95,7 @@ def test_scratch_graph_is_the_variants_own(batch) -> None:
     model = lv.create("scratch", 2)
     model.set_params(batch[2], batch[3])
     X, y = model.prepare(batch[0], batch[1])
-    own = model.engine._loss(X, y).topological_order()[::-1]
+    own = model.engine.loss_graph(X, y).loss.topological_order()[::-1]
     e = inspect.explain("scratch", *batch)
     assert sorted(n.op for n in e.nodes) == sorted(t.op or "leaf" for t in own)
 
@@ -104,7 +104,7 @@ def test_scratch_graph_is_the_variants_own(batch) -> None:
 def test_torch_graph_is_the_variants_own(variant, batch) -> None:
     model = lv.create(variant, 2)
     model.set_params(batch[2], batch[3])
-    root = model.engine._loss(*model.prepare(batch[0], batch[1])).grad_fn
+    root = model.loss_graph(batch[0], batch[1]).loss.grad_fn
     names, todo, seen = [], [root], set()
     while todo:
         n = todo.pop()

@@ -32,7 +32,7 @@ def _steps(model: lv.Model, index_batches: list[np.ndarray]) -> None:
 
 def _snapshot(model: lv.Model) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     w, b = model.get_params()
-    return np.append(w, b), model.engine.get_state()
+    return np.append(w, b), model.get_state()
 
 
 @pytest.mark.parametrize("variant", lv.VARIANTS)
@@ -49,7 +49,7 @@ def test_loaded_model_continues_bit_for_bit(tmp_path: Path, variant: str, dtype,
     _steps(first, idx[:k])
     first.save(tmp_path / "model.npz")
     resumed = lv.load(tmp_path / "model.npz")
-    assert set(resumed.engine.get_state()) == {"momentum_w", "momentum_b"}
+    assert set(resumed.get_state()) == {"momentum_w", "momentum_b"}
     _steps(resumed, idx[k:])
 
     p_ref, state_ref = _snapshot(uninterrupted)
@@ -69,7 +69,7 @@ def test_module_options_survive_and_continue(tmp_path: Path, sgd_impl: str) -> N
     lv.train(ref, X, Y, epochs=2, seed=1)
     ref.save(tmp_path / "m")
     loaded = lv.load(tmp_path / "m")
-    assert loaded.engine.loss_form == "sigmoid_bce" and loaded.engine.sgd_impl == sgd_impl
+    assert loaded.options == {"loss": "sigmoid_bce", "sgd_impl": sgd_impl}
     lv.train(ref, X, Y, epochs=2, seed=2)
     lv.train(loaded, X, Y, epochs=2, seed=2)
     assert np.array_equal(_snapshot(loaded)[0], _snapshot(ref)[0])
@@ -91,7 +91,7 @@ def test_round_trip_keeps_settings_and_parameters(tmp_path: Path, variant: str) 
         model.sgd,
     )
     assert np.array_equal(_snapshot(loaded)[0], _snapshot(model)[0])
-    assert loaded.engine.get_state() == {}  # no momentum: no buffers, in the file or the model
+    assert loaded.get_state() == {}  # no momentum: no buffers, in the file or the model
 
 
 @pytest.mark.parametrize("name", ["model.npz", "model.bin", "model", "dir.v2/model.lrv"])

@@ -48,7 +48,22 @@ from strategies import (
 
 import lr_variants as lv
 
-VARIANTS: tuple[str, ...] = lv.VARIANTS
+# every implementation under test: each built-in variant's textbook form ("numpy") and its tuned
+# twin where it has one ("numpy:fast")
+VARIANTS: tuple[str, ...] = tuple(
+    name if impl == "textbook" else f"{name}:{impl}"
+    for name in lv.VARIANTS
+    for impl in lv.impls(name)
+)
+TWINS: tuple[str, ...] = tuple(v for v in VARIANTS if ":" in v)
+
+
+def create(variant: str, n_features: int, **options: Any) -> lv.Model:
+    """``lv.create`` for an entry of :data:`VARIANTS` (``"name"`` or ``"name:impl"``)."""
+    name, _, impl = variant.partition(":")
+    return lv.create(name, n_features, impl=impl or "textbook", **options)
+
+
 EPS: dict[str, float] = {"float32": 2.0**-23, "float64": 2.0**-52}
 TINY: dict[str, float] = {k: float(np.finfo(k).tiny) for k in DTYPES}
 LOG2 = math.log(2.0)
@@ -203,13 +218,15 @@ def model_at(variant: str, p: Problem, *, lr: float = 0.1, **options: Any) -> lv
     """A model of ``variant`` for ``p``'s shape and dtype, its parameters set to ``(p.w, p.b)``.
 
     Models are cached per (variant, D, dtype, lr, options) and reused through ``set_params``:
-    creating torch models per example costs more than the checks themselves.
+    creating torch models per example costs more than the checks themselves. A reused model's
+    optimizer state is reset, so that no momentum buffer leaks from one example to the next.
     """
     key = (variant, p.d, p.dtype, lr, tuple(sorted(options.items())))
     model = _MODELS.get(key)
     if model is None:
-        model = _MODELS[key] = lv.create(variant, p.d, lr=lr, dtype=p.dtype, **options)
+        model = _MODELS[key] = create(variant, p.d, lr=lr, dtype=p.dtype, **options)
     model.set_params(p.w, p.b)
+    model.set_state({})
     return model
 
 
@@ -322,7 +339,7 @@ def torch_loss(
     ``nn.Linear`` (``F.linear``) + ``BCEWithLogitsLoss`` for "module", ``X @ w + b`` +
     ``binary_cross_entropy_with_logits`` otherwise."""
     Xt, yt = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
-    if variant == "module":
+    if variant.startswith("module"):
         return lambda w, b: F.binary_cross_entropy_with_logits(
             F.linear(Xt, w.unsqueeze(0), b.reshape(1)).squeeze(-1), yt
         )
@@ -502,7 +519,7 @@ def test_sgd_steps_follow_the_reference_trajectory(variant: str, run: Run) -> No
     parameters and returned losses agree with float64 reference SGD within a tolerance that
     grows with k."""
     p = run.problem
-    model = lv.create(variant, p.d, lr=run.lr, dtype=p.dtype)
+    model = create(variant, p.d, lr=run.lr, dtype=p.dtype)
     model.set_params(p.w, p.b)
     idx, thetas, losses, param_tol, loss_tol = reference_run(run, p.dtype)
     kw = {"variant": variant, "dtype": p.dtype}
@@ -526,7 +543,7 @@ def test_train_follows_the_reference_trajectory(variant: str, run: Run) -> None:
     """lr_variants.train gives every variant the final parameters and per-batch losses of
     float64 reference SGD on the same batches within a tolerance that grows with k."""
     p = run.problem
-    model = lv.create(variant, p.d, lr=run.lr, dtype=p.dtype)
+    model = create(variant, p.d, lr=run.lr, dtype=p.dtype)
     model.set_params(p.w, p.b)
     history = lv.train(model, p.X, p.y, epochs=run.epochs, batch_size=run.batch_size, seed=run.seed)
     idx, thetas, losses, param_tol, loss_tol = reference_run(run, p.dtype)
@@ -690,6 +707,17 @@ def test_variants_agree_with_each_other_on_cpu(other: str, problem: Problem) -> 
     p, base = problem, VARIANTS[0]
     a, b_ = model_at(base, p, lr=0.25), model_at(other, p, lr=0.25)
     _check_pair(a, b_, p, f"{other} vs {base}")
+
+
+@pytest.mark.parametrize("twin", TWINS)
+@edge_examples()
+@given(problem=problems())
+def test_tuned_twins_agree_with_their_textbook_recipe(twin: str, problem: Problem) -> None:
+    """Every tuned implementation's loss, gradient, probabilities and one SGD step agree with
+    its own textbook recipe within the sum of both error bounds."""
+    p, base = problem, twin.partition(":")[0]
+    a, b_ = model_at(base, p, lr=0.25), model_at(twin, p, lr=0.25)
+    _check_pair(a, b_, p, f"{twin} vs {base}")
 
 
 def _check_pair(a: lv.Model, b_: lv.Model, p: Problem, label: str) -> None:

@@ -1,33 +1,16 @@
-"""Variant ``"numpy"``: forward pass, loss and gradient written out by hand in NumPy.
+"""Variant ``"numpy"``: forward pass, loss, gradient and update written out by hand in NumPy.
 
-With ``z = X w + b`` and ``p = sigmoid(z)``::
+With ``z = X w + b``, ``p = sigmoid(z)`` and row weights ``u`` (``1/N`` each, or the batch's
+normalized sample weights)::
 
-    L     = mean(max(z, 0) - z y + log1p(exp(-|z|)))   # = mean BCE(y, p), stable for any z
-    dL/dz = (p - y) / N
-    dL/dw = X^T (p - y) / N
-    dL/db = mean(p - y)
-    w <- w - lr dL/dw,   b <- b - lr dL/db    (plain SGD; lr_variants._sgd has the full rule)
+    L     = sum_i u_i (max(z_i, 0) - z_i y_i + log1p(exp(-|z_i|)))   # mean BCE, stable
+    dL/dz = u (p - y)
+    dL/dw = X^T dL/dz,   dL/db = sum(dL/dz)
+    w <- w - lr dL/dw,   b <- b - lr dL/db      (plain SGD; the full rule: lr_variants._sgd)
 
-How the code computes it, with few NumPy calls per step (each costs ~0.3-1 us on a batch of 32,
-more than its arithmetic): ``theta = (w, b)`` is one vector (``w`` and ``b`` are views into it),
-and ``X`` arrives as ``[X, 1]``, row-major (``NumpyArrays(bias_column=True)``), so
-``z = X @ theta`` and ``(dL/dw, dL/db) = (p - y) @ X / N`` are one call each (``np.dot``; above
-4,096 rows ``np.einsum``, which reads a row-major X 2-3x faster than OpenBLAS's gemv). With
-``sign = 1 - 2y`` (+1 where y = 0, -1 where y = 1) and ``t = sign z``, each row's loss is
-``softplus(t) = log(1 + e^t)`` (``-log(1 - p)`` for y = 0, ``-log p`` for y = 1; one
-``np.logaddexp(t, 0)``, or above 4,096 rows ``max(t, 0) + log1p(exp(-|t|))`` in vectorized
-ufuncs, 5x faster) and ``p - y = sign sigmoid(t) = sign / (1 + e^-t)``, both to full relative
-precision. ``t`` is clamped below at ``-T`` (``T = 88`` in float32, ``709`` in float64), where
-``e^T`` is still finite and ``softplus`` and ``sigmoid`` are below the smallest normal number:
-the clamp changes them by less than that; a non-finite ``z`` (overflowed parameters) makes the
-loss NaN. Plain SGD folds ``lr / N`` into one in-place update of ``theta``.
-
-With sample weights ``s``, every mean becomes a weighted mean, ``sum(s_i a_i) / sum(s)``: with
-``u = s / sum(s)``, ``L = u . l``, ``dL/dw = X^T (u (p - y))``, ``dL/db = u . (p - y)`` (a batch
-of zero total weight gives ``L = 0`` and zero gradients).
-
-:func:`sigmoid` (for :meth:`~NumpyLogisticRegression.probabilities`) is built from
-``e = exp(-|z|)``, which never overflows. This module imports no torch.
+The loss is the binary cross-entropy ``-(y log p + (1 - y) log(1 - p))`` rewritten so that no
+term overflows or cancels for large ``|z|`` (``docs/math.md`` derives it). This module imports no
+torch; its tuned twin is ``lr_variants.tuned.numpy_fast``.
 """
 
 from __future__ import annotations
@@ -37,45 +20,29 @@ from typing import Any
 import numpy as np
 
 from lr_variants._backends import NumpyArrays
-from lr_variants._sgd import SGDOptions, SGDRule
+from lr_variants._sgd import SGD, SGDOptions
 from lr_variants._validate import F64
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """``1 / (1 + e)`` for ``z >= 0`` and ``e / (1 + e)`` for ``z < 0``, with ``e = exp(-|z|)``.
-
-    Neither branch can overflow, and for very negative ``z`` the result keeps full relative
-    precision instead of being computed as ``1 - (something near 1)``.
-    """
+    """``1 / (1 + e)`` for ``z >= 0`` and ``e / (1 + e)`` for ``z < 0``, with ``e = exp(-|z|)``:
+    neither branch overflows, and for very negative ``z`` the result keeps full relative
+    precision instead of being computed as ``1 - (something near 1)``."""
     e = np.exp(-np.abs(z))
     p: np.ndarray = np.where(z >= 0, 1.0, e) / (1.0 + e)
     return p
 
 
-def normalized(weights: np.ndarray | None) -> np.ndarray | None:
-    """``s / sum(s)``; all zeros when ``sum(s) == 0`` (that batch then contributes nothing)."""
-    if weights is None:
-        return None
-    u: np.ndarray = weights / np.maximum(weights.sum(), np.finfo(weights.dtype).tiny)
-    return u
-
-
 class NumpyLogisticRegression:
-    """Hand-written gradients and update on NumPy arrays (CPU only)."""
+    """Arrays ``w`` (shape ``(D,)``) and ``b`` (shape ``()``), gradients by hand (CPU only)."""
 
     def __init__(
         self, w: F64, b: float, *, sgd: SGDOptions, dtype: str, device: str = "cpu"
     ) -> None:
-        self.arrays = NumpyArrays(dtype, bias_column=True)
-        self.sgd = SGDRule(sgd, copy=np.copy)
-        self.plain, self.lr = sgd.plain, sgd.lr
-        self.theta = np.zeros(len(w) + 1, dtype=self.arrays.dtype)  # (w, b)
-        self.w = self.theta[:-1]
-        self.b = self.theta[-1:].reshape(())  # a 0-d view
-        # T = floor(log(largest float)): e^T is finite, sigmoid(-T) and softplus(-T) < tiny
-        self.t_min = -float(np.floor(np.log(np.finfo(dtype).max)))
-        self.uniform: dict[int, np.ndarray] = {}  # N -> N copies of 1/N
-        self.set_params(w, b)
+        self.arrays = NumpyArrays(dtype)
+        self.w = np.array(w, dtype=self.arrays.dtype)
+        self.b = np.array(b, dtype=self.arrays.dtype)
+        self.optimizer = SGD(sgd, self.arrays)
 
     def get_params(self) -> tuple[F64, float]:
         return self.w.astype(np.float64), float(self.b)
@@ -85,73 +52,31 @@ class NumpyLogisticRegression:
         self.b[...] = b
 
     def probabilities(self, X: np.ndarray) -> F64:
-        return sigmoid(X @ self.theta).astype(np.float64)
+        return sigmoid(X @ self.w + self.b).astype(np.float64)
 
-    def _loss_and_residual(
-        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None
-    ) -> tuple[Any, np.ndarray]:
-        """``(L, r)``: ``r = p - y``, or ``u (p - y)`` with normalized weights ``u``."""
-        n = len(y)
-        sign = y + y
-        np.subtract(1.0, sign, out=sign)  # 1 - 2y: +1 where y = 0, -1 where y = 1
-        # z = X w + b; a large batch: einsum reads a row-major X at 1.8x the BLAS's speed
-        t = np.einsum("ij,j->i", X, self.theta) if n > 4096 else np.dot(X, self.theta)
-        t *= sign
-        # NaN where z is not finite (the parameters overflowed): the loss then says so, as the
-        # other variants' formulas do, and train() stops
-        nan_if_infinite = t * 0.0
-        np.maximum(t, self.t_min, out=t)
-        if n > 4096:  # softplus(t) in 5 vectorized ufuncs: 5x faster than np.logaddexp
-            terms = np.abs(t)
-            np.negative(terms, out=terms)
-            np.exp(terms, out=terms)
-            np.log1p(terms, out=terms)
-            terms += np.maximum(t, nan_if_infinite, out=nan_if_infinite)  # + max(t, 0)
-        else:  # a small batch: one call costs less than five
-            terms = np.logaddexp(t, nan_if_infinite)  # softplus(t): each row's loss
-        np.negative(t, out=t)  # in place from here on: fewer 4 MB temporaries at N = 1e6
-        np.exp(t, out=t)
-        t += 1.0
-        r = np.divide(sign, t, out=t)  # sign / (1 + e^-t) = sign sigmoid(t) = p - y
-        if u is None:
-            if n > 4096:  # a large batch: pairwise summation, more accurate than a dot
-                return np.add.reduce(terms) / n, r
-            mean = self.uniform.get(n)  # a small batch: the mean as one dot product (faster)
-            if mean is None:
-                mean = self.uniform[n] = np.full(n, 1.0 / n, dtype=self.arrays.dtype)
-            return np.dot(terms, mean), r
-        r *= u
-        return np.dot(terms, u), r
-
-    def loss(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> Any:
-        return self._loss_and_residual(X, y, normalized(weights))[0]
+    def loss(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
+        z = X @ self.w + self.b
+        return _mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))), u)
 
     def gradients(
-        self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None
     ) -> tuple[F64, float]:
-        r = self._loss_and_residual(X, y, normalized(weights))[1]
-        g = np.dot(r, X) if len(y) <= 4096 else np.einsum("i,ij->j", r, X)
-        if weights is None:
-            g /= len(y)
-        return g[:-1].astype(np.float64), float(g[-1])
+        gw, gb = self._gradients(X, y, u)
+        return gw.astype(np.float64), float(gb)
 
-    def step(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> Any:
-        loss, r = self._loss_and_residual(X, y, None if weights is None else normalized(weights))
-        # (X^T r, sum(r)); a large batch: einsum reads a row-major X at 3x the BLAS's speed
-        g = np.dot(r, X) if len(y) <= 4096 else np.einsum("i,ij->j", r, X)
-        if self.plain:  # theta <- theta - lr g / N: one scaling, one update
-            g *= self.lr if weights is not None else self.lr / len(y)
-            self.theta -= g
-        else:
-            if weights is None:
-                g /= len(y)
-            self.sgd.update([self.w, self.b], [g[:-1], g[-1]])
+    def step(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
+        loss = self.loss(X, y, u)
+        self.optimizer.step([self.w, self.b], self._gradients(X, y, u))
         return loss
 
-    def get_state(self) -> dict[str, F64]:
-        """The optimizer's momentum buffers, ``momentum_w`` and ``momentum_b``, once they exist."""
-        return self.sgd.get_state(lambda buf: np.array(buf, dtype=np.float64))
+    def _gradients(
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        dz = sigmoid(X @ self.w + self.b) - y
+        dz = dz / len(y) if u is None else dz * u
+        return X.T @ dz, dz.sum()
 
-    def set_state(self, state: dict[str, F64]) -> None:
-        """Restore :meth:`get_state`'s buffers (rounded to the model's dtype); absent: none."""
-        self.sgd.set_state(state, lambda buf: np.array(buf, dtype=self.arrays.dtype))
+
+def _mean(losses: np.ndarray, u: np.ndarray | None) -> Any:
+    """The mean of the rows' losses, or their weighted mean ``sum(u l)``."""
+    return losses.mean() if u is None else losses @ u

@@ -1,13 +1,14 @@
 """Variant ``"scratch"``: the ``"autograd"`` variant's recipe on a from-scratch engine.
 
 The parameters are leaf :class:`lr_variants.scratch.Tensor` objects; the forward pass records
-``z = X w + b`` and ``L = mean(softplus(z) - z y)`` (``softplus(z) = max(z, 0) +
-log1p(exp(-|z|))``, the stable loss, finite for any logit); ``L.backward()`` fills ``w.grad`` and
-``b.grad`` with ``X^T (p - y) / N`` and ``mean(p - y)``; the update ``w <- w - lr w.grad``,
-``b <- b - lr b.grad`` (``torch.optim.SGD``'s full rule with momentum, weight decay, Nesterov or
-``maximize``: ``lr_variants._sgd``) is applied to the arrays in place, and the gradients are
-reset (to ``None``) after every step so they never accumulate. With sample weights ``s`` the
-loss is ``sum(u l)`` with ``u = s / sum(s)``, and backward() follows it. NumPy only: no torch.
+``z = X w + b`` and ``L = sum_i u_i (softplus(z_i) - z_i y_i)`` (``softplus(z) = max(z, 0) +
+log1p(exp(-|z|))``, the stable loss; ``u_i = 1/N``, or the normalized sample weights)::
+
+    L.backward()                     # fills w.grad = X^T u (p - y) and b.grad = sum u (p - y)
+    w.data -= lr * w.grad;  b.data -= lr * b.grad  (plain SGD; the full rule: lr_variants._sgd)
+    w.grad = b.grad = None           # gradients accumulate: reset them after every step
+
+NumPy only: no torch.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from lr_variants._backends import NumpyArrays
-from lr_variants._sgd import SGDOptions, SGDRule
+from lr_variants._sgd import SGD, SGDOptions
 from lr_variants._validate import F64
+from lr_variants.protocol import LossGraph
 from lr_variants.scratch import Tensor, binary_cross_entropy_with_logits
 
 
@@ -30,10 +32,9 @@ class ScratchLogisticRegression:
         self, w: F64, b: float, *, sgd: SGDOptions, dtype: str, device: str = "cpu"
     ) -> None:
         self.arrays = NumpyArrays(dtype)
-        self.sgd = SGDRule(sgd, copy=np.copy)
-        self.w = Tensor(np.zeros(len(w), dtype=self.arrays.dtype), requires_grad=True, name="w")
-        self.b = Tensor(np.zeros((), dtype=self.arrays.dtype), requires_grad=True, name="b")
-        self.set_params(w, b)
+        self.w = Tensor(self.arrays.convert(w), requires_grad=True, name="w")
+        self.b = Tensor(self.arrays.convert(np.asarray(b)), requires_grad=True, name="b")
+        self.optimizer = SGD(sgd, self.arrays)
 
     def get_params(self) -> tuple[F64, float]:
         return self.w.data.astype(np.float64), float(self.b.data)
@@ -42,47 +43,35 @@ class ScratchLogisticRegression:
         self.w.data[...] = w
         self.b.data[...] = b
 
-    def _logits(self, X: np.ndarray) -> Tensor:
+    def loss_graph(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> LossGraph:
         xw = Tensor(X, name="X") @ self.w
         xw.name = "Xw"
         z = xw + self.b
         z.name = "z"
-        return z
-
-    def _loss(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> Tensor:
-        u = None
-        if weights is not None:  # a batch of zero total weight: loss 0 and zero gradients
-            u = weights / np.maximum(weights.sum(), np.finfo(weights.dtype).tiny)
-        return binary_cross_entropy_with_logits(self._logits(X), Tensor(y, name="y"), u)
+        L = binary_cross_entropy_with_logits(z, Tensor(y, name="y"), u)
+        return LossGraph(L, z, {"w": self.w, "b": self.b})
 
     def probabilities(self, X: np.ndarray) -> F64:
-        return self._logits(X).sigmoid().data.astype(np.float64)
+        return (Tensor(X) @ self.w + self.b).sigmoid().data.astype(np.float64)
 
-    def loss(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> Any:
-        return self._loss(X, y, weights).data
+    def loss(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
+        return self.loss_graph(X, y, u).loss.data
 
     def gradients(
-        self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None
     ) -> tuple[F64, float]:
-        self._loss(X, y, weights).backward()
-        gw, gb = self.w.grad, self.b.grad
-        assert gw is not None and gb is not None  # backward() reached both leaves
-        self.w.grad = self.b.grad = None  # leaves accumulate: leave nothing for the next call
+        gw, gb = self._backward(self.loss_graph(X, y, u).loss)
         return gw.astype(np.float64), float(gb)
 
-    def step(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> Any:
-        loss = self._loss(X, y, weights)
-        loss.backward()
-        gw, gb = self.w.grad, self.b.grad
-        assert gw is not None and gb is not None
-        self.sgd.update([self.w.data, self.b.data], [gw, gb])
-        self.w.grad = self.b.grad = None
+    def step(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
+        loss = self.loss_graph(X, y, u).loss
+        self.optimizer.step([self.w.data, self.b.data], self._backward(loss))
         return loss.data
 
-    def get_state(self) -> dict[str, F64]:
-        """The optimizer's momentum buffers, ``momentum_w`` and ``momentum_b``, once they exist."""
-        return self.sgd.get_state(lambda buf: np.array(buf, dtype=np.float64))
-
-    def set_state(self, state: dict[str, F64]) -> None:
-        """Restore :meth:`get_state`'s buffers (rounded to the model's dtype); absent: none."""
-        self.sgd.set_state(state, lambda buf: np.array(buf, dtype=self.arrays.dtype))
+    def _backward(self, loss: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """``backward()``, then the leaves' gradients, reset so none accumulates."""
+        loss.backward()
+        gw, gb = self.w.grad, self.b.grad
+        assert gw is not None and gb is not None  # backward() reached both leaves
+        self.w.grad = self.b.grad = None
+        return gw, gb

@@ -1,55 +1,39 @@
-"""Variant ``"torch_manual"``: the NumPy variant's hand-written gradients, in torch, on any device.
+"""Variant ``"torch_manual"``: the numpy variant's hand-written gradients, in torch, on any device.
 
-No autograd: the parameters are plain tensors (``requires_grad=False``), so torch records no
-graph, and the gradient is the formula itself::
+No autograd: the parameters are plain tensors (``requires_grad=False``), torch records no graph,
+and the gradient is the formula itself. With ``z = X w + b``, ``p = sigmoid(z)`` and row weights
+``u`` (``1/N`` each, or the normalized sample weights)::
 
-    z = X w + b,   p = sigmoid(z)
-    L = binary_cross_entropy_with_logits(z, y)   # mean(max(z,0) - z y + log1p(e^-|z|))
-    dL/dw = X^T (p - y) / N,   dL/db = mean(p - y)
+    L     = sum_i u_i BCE_with_logits(z_i, y_i)   # max(z,0) - z y + log1p(e^-|z|)
+    dL/dz = u (p - y)
+    dL/dw = X^T dL/dz,   dL/db = sum(dL/dz)
+    w <- w - lr dL/dw,   b <- b - lr dL/db        (plain SGD; the full rule: lr_variants._sgd)
 
-With sample weights ``s`` and ``u = s / sum(s)``: ``L = u . l``, ``dL/dw = X^T (u (p - y))``,
-``dL/db = u . (p - y)``.
-
-Set beside ``"autograd"`` it measures what autograd costs; run on CUDA it shows the same
-arithmetic on a GPU. The update is ``torch.optim.SGD``'s rule written by hand
-(``lr_variants._sgd``).
-
-How the code computes it, in 7 torch calls per plain SGD step (each costs ~1 us on the CPU
-however small the batch): ``theta = (w, b)`` is one tensor (``w`` and ``b`` are views into it)
-and ``X`` arrives as ``[X, 1]``, column-major (``TorchArrays(bias_column=True)``), so
-``z = X theta`` is one ``mv``. With ``t = (1 - 2y) z = z - 2 y z`` (one ``addcmul``; NaN where
-``z`` is not finite, so that overflowed parameters show in the loss), each row's loss is
-``softplus(t) = logaddexp(t, 0)`` (``-log(1 - p)`` for y = 0, ``-log p`` for y = 1) and
-``p - y = (1 - 2y) sigmoid(t)`` (another ``addcmul``), both to full relative precision; the
-mean is a dot product with ``1/N``, and plain SGD is one ``theta.addmv_(X^T, p - y,
-alpha=-lr/N)``.
+Beside ``"autograd"`` it measures what autograd costs; on CUDA it shows the same arithmetic on a
+GPU. Its tuned twin is ``lr_variants.tuned.torch_manual_fast``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from lr_variants._backends import TorchArrays
-from lr_variants._sgd import SGDOptions, SGDRule
+from lr_variants._sgd import SGD, SGDOptions
 from lr_variants._validate import F64
 
 
 class TorchManualLogisticRegression:
-    """Plain tensors ``w`` (shape ``(D,)``) and ``b`` (shape ``()``), closed-form gradients."""
+    """Plain tensors ``w`` (shape ``(D,)``) and ``b`` (shape ``()``), gradients by hand."""
 
     def __init__(self, w: F64, b: float, *, sgd: SGDOptions, dtype: str, device: str) -> None:
-        self.arrays = TorchArrays(dtype, device, bias_column=True)
-        self.sgd = SGDRule(sgd, copy=torch.clone)
-        self.plain, self.lr = sgd.plain, sgd.lr
-        like: dict[str, Any] = {"dtype": self.arrays.dtype, "device": self.arrays.device}
-        self.theta = torch.zeros(len(w) + 1, **like)  # (w, b)
-        self.w = self.theta[:-1]
-        self.b = self.theta[-1]  # a 0-d view
-        self.zero = torch.zeros((), **like)
-        self.uniform: dict[int, torch.Tensor] = {}  # N -> N copies of 1/N: a mean as a dot
-        self.set_params(w, b)
+        self.arrays = TorchArrays(dtype, device)
+        self.w = self.arrays.convert(w)
+        self.b = self.arrays.convert(np.asarray(b))
+        self.optimizer = SGD(sgd, self.arrays)
 
     def get_params(self) -> tuple[F64, float]:
         return self.arrays.to_numpy(self.w), float(self.b)
@@ -59,72 +43,28 @@ class TorchManualLogisticRegression:
         self.arrays.assign(self.b, b)
 
     def probabilities(self, X: torch.Tensor) -> F64:
-        return self.arrays.to_numpy(torch.sigmoid(X.mv(self.theta)))
+        return self.arrays.to_numpy(torch.sigmoid(X @ self.w + self.b))
 
-    def _loss_and_residual(
-        self, X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, float]:
-        """``(L, r, scale)``: ``r = p - y`` (times ``u = s / sum(s)`` with sample weights) and
-        the scale that makes ``X^T r`` the gradient (``1/N``; 1 with weights)."""
-        n = y.shape[0]
-        z = X.mv(self.theta)  # X w + b
-        t = z.addcmul_(y, z, value=-2.0)  # in place: (1 - 2y) z
-        terms = torch.logaddexp(t, self.zero)  # softplus(t): each row's loss
-        u, scale = None, 1.0 / n
-        if weights is not None:
-            u, scale = normalized(weights), 1.0
-            loss = terms.dot(u)
-        elif n > 4096:  # a large batch: torch's mean, more accurate than a dot
-            loss = terms.mean()
-        else:  # a small batch: the mean as one dot product (faster)
-            mean = self.uniform.get(n)
-            if mean is None:
-                mean = self.uniform[n] = torch.full((n,), 1.0 / n, dtype=y.dtype, device=y.device)
-            loss = terms.dot(mean)
-        r = torch.sigmoid(t, out=terms)  # in place from here on: fewer temporaries at N = 1e6
-        r.addcmul_(y, r, value=-2.0)  # (1 - 2y) sigmoid(t) = p - y
-        return loss, r if u is None else r.mul_(u), scale
-
-    def loss(
-        self, X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        return self._loss_and_residual(X, y, weights)[0]
+    def loss(self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None) -> Any:
+        z = X @ self.w + self.b
+        if u is None:
+            return F.binary_cross_entropy_with_logits(z, y)
+        return F.binary_cross_entropy_with_logits(z, y, reduction="none") @ u
 
     def gradients(
-        self, X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None
+        self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None
     ) -> tuple[F64, float]:
-        _, r, scale = self._loss_and_residual(X, y, weights)
-        g = X.t().mv(r).mul_(scale)  # (X^T r, sum(r)) scaled
-        return self.arrays.to_numpy(g[:-1]), float(g[-1])
+        gw, gb = self._gradients(X, y, u)
+        return self.arrays.to_numpy(gw), float(gb)
 
-    def step(self, X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None) -> Any:
-        n = y.shape[0]
-        if self.plain and weights is None and n in self.uniform:
-            # the hot path: _loss_and_residual's statements inlined (3% faster at batch 32)
-            z = X.mv(self.theta)
-            t = z.addcmul_(y, z, value=-2.0)
-            terms = torch.logaddexp(t, self.zero)
-            loss = terms.dot(self.uniform[n])
-            r = torch.sigmoid(t, out=terms)
-            self.theta.addmv_(X.t(), r.addcmul_(y, r, value=-2.0), alpha=-self.lr / n)
-            return loss
-        loss, r, scale = self._loss_and_residual(X, y, weights)
-        if self.plain:  # theta <- theta - lr scale X^T r: one addmv_
-            self.theta.addmv_(X.t(), r, alpha=-self.lr * scale)
-        else:
-            g = X.t().mv(r).mul_(scale)
-            self.sgd.update([self.w, self.b], [g[:-1], g[-1]])
+    def step(self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None) -> Any:
+        loss = self.loss(X, y, u)
+        self.optimizer.step([self.w, self.b], self._gradients(X, y, u))
         return loss
 
-    def get_state(self) -> dict[str, F64]:
-        """The optimizer's momentum buffers, ``momentum_w`` and ``momentum_b``, once they exist."""
-        return self.sgd.get_state(self.arrays.to_numpy)
-
-    def set_state(self, state: dict[str, F64]) -> None:
-        """Restore :meth:`get_state`'s buffers (rounded to the model's dtype); absent: none."""
-        self.sgd.set_state(state, self.arrays.convert)
-
-
-def normalized(weights: torch.Tensor) -> torch.Tensor:
-    """``s / sum(s)``; all zeros when ``sum(s) == 0`` (no device sync to test for it)."""
-    return weights / weights.sum().clamp_min(torch.finfo(weights.dtype).tiny)
+    def _gradients(
+        self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        dz = torch.sigmoid(X @ self.w + self.b) - y
+        dz = dz / y.shape[0] if u is None else dz * u
+        return X.T @ dz, dz.sum()

@@ -1,0 +1,134 @@
+"""The numpy variant tuned (``create("numpy", ..., impl="fast")``): the same formulas, fewer calls.
+
+With ``z = X w + b`` and ``p = sigmoid(z)``::
+
+    L     = mean(max(z, 0) - z y + log1p(exp(-|z|)))   # = mean BCE(y, p), stable for any z
+    dL/dz = (p - y) / N
+    dL/dw = X^T (p - y) / N
+    dL/db = mean(p - y)
+    w <- w - lr dL/dw,   b <- b - lr dL/db    (plain SGD; lr_variants._sgd has the full rule)
+
+How the code computes it, with few NumPy calls per step (each costs ~0.3-1 us on a batch of 32,
+more than its arithmetic): ``theta = (w, b)`` is one vector (``w`` and ``b`` are views into it),
+and ``X`` arrives as ``[X, 1]``, row-major (``NumpyArrays(bias_column=True)``), so
+``z = X @ theta`` and ``(dL/dw, dL/db) = (p - y) @ X / N`` are one call each (``np.dot``; above
+4,096 rows ``np.einsum``, which reads a row-major X 2-3x faster than OpenBLAS's gemv). With
+``sign = 1 - 2y`` (+1 where y = 0, -1 where y = 1) and ``t = sign z``, each row's loss is
+``softplus(t) = log(1 + e^t)`` (``-log(1 - p)`` for y = 0, ``-log p`` for y = 1; one
+``np.logaddexp(t, 0)``, or above 4,096 rows ``max(t, 0) + log1p(exp(-|t|))`` in vectorized
+ufuncs, 5x faster) and ``p - y = sign sigmoid(t) = sign / (1 + e^-t)``, both to full relative
+precision. ``t`` is clamped below at ``-T`` (``T = 88`` in float32, ``709`` in float64), where
+``e^T`` is still finite and ``softplus`` and ``sigmoid`` are below the smallest normal number:
+the clamp changes them by less than that; a non-finite ``z`` (overflowed parameters) makes the
+loss NaN. Plain SGD folds ``lr / N`` into one in-place update of ``theta``.
+
+With normalized sample weights ``u`` (``lr_variants._weights``): ``L = u . l``,
+``dL/dw = X^T (u (p - y))``, ``dL/db = u . (p - y)`` (a batch
+of zero total weight gives ``L = 0`` and zero gradients).
+
+This module imports no torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lr_variants._backends import NumpyArrays
+from lr_variants._sgd import SGD, SGDOptions
+from lr_variants._validate import F64
+from lr_variants.variants.numpy import sigmoid
+
+# rows above which a batch takes the large-batch paths (einsum, vectorized softplus, a pairwise
+# sum); below it, one call costs less than several
+LARGE_BATCH = 4096
+
+
+class FastNumpyLogisticRegression:
+    """Hand-written gradients and update on NumPy arrays (CPU only), ``theta = (w, b)``."""
+
+    def __init__(
+        self, w: F64, b: float, *, sgd: SGDOptions, dtype: str, device: str = "cpu"
+    ) -> None:
+        self.arrays = NumpyArrays(dtype, bias_column=True)
+        self.optimizer = SGD(sgd, self.arrays)
+        self.plain, self.lr = sgd.plain, sgd.lr
+        self.theta = np.zeros(len(w) + 1, dtype=self.arrays.dtype)  # (w, b)
+        self.w = self.theta[:-1]
+        self.b = self.theta[-1:].reshape(())  # a 0-d view
+        # T = floor(log(largest float)): e^T is finite, sigmoid(-T) and softplus(-T) < tiny
+        self.t_min = -float(np.floor(np.log(np.finfo(dtype).max)))
+        self.uniform: dict[int, np.ndarray] = {}  # N -> N copies of 1/N
+        self.set_params(w, b)
+
+    def get_params(self) -> tuple[F64, float]:
+        return self.w.astype(np.float64), float(self.b)
+
+    def set_params(self, w: F64, b: float) -> None:
+        self.w[...] = w
+        self.b[...] = b
+
+    def probabilities(self, X: np.ndarray) -> F64:
+        return sigmoid(X @ self.theta).astype(np.float64)
+
+    def _loss_and_residual(
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None
+    ) -> tuple[Any, np.ndarray]:
+        """``(L, r)``: ``r = p - y``, or ``u (p - y)`` with normalized weights ``u``."""
+        n = len(y)
+        sign = y + y
+        np.subtract(1.0, sign, out=sign)  # 1 - 2y: +1 where y = 0, -1 where y = 1
+        # z = X w + b; a large batch: einsum reads a row-major X at 1.8x the BLAS's speed
+        t = np.einsum("ij,j->i", X, self.theta) if n > LARGE_BATCH else np.dot(X, self.theta)
+        t *= sign
+        # NaN where z is not finite (the parameters overflowed): the loss then says so, as the
+        # other variants' formulas do, and train() stops
+        nan_if_infinite = t * 0.0
+        np.maximum(t, self.t_min, out=t)
+        if n > LARGE_BATCH:  # softplus(t) in 5 vectorized ufuncs: 5x faster than np.logaddexp
+            terms = np.abs(t)
+            np.negative(terms, out=terms)
+            np.exp(terms, out=terms)
+            np.log1p(terms, out=terms)
+            terms += np.maximum(t, nan_if_infinite, out=nan_if_infinite)  # + max(t, 0)
+        else:  # a small batch: one call costs less than five
+            terms = np.logaddexp(t, nan_if_infinite)  # softplus(t): each row's loss
+        np.negative(t, out=t)  # in place from here on: fewer 4 MB temporaries at N = 1e6
+        np.exp(t, out=t)
+        t += 1.0
+        r = np.divide(sign, t, out=t)  # sign / (1 + e^-t) = sign sigmoid(t) = p - y
+        if u is None:
+            if n > LARGE_BATCH:  # a large batch: pairwise summation, more accurate than a dot
+                return np.add.reduce(terms) / n, r
+            mean = self.uniform.get(n)  # a small batch: the mean as one dot product (faster)
+            if mean is None:
+                mean = self.uniform[n] = np.full(n, 1.0 / n, dtype=self.arrays.dtype)
+            return np.dot(terms, mean), r
+        r *= u
+        return np.dot(terms, u), r
+
+    def loss(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
+        return self._loss_and_residual(X, y, u)[0]
+
+    def gradients(
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None
+    ) -> tuple[F64, float]:
+        r = self._loss_and_residual(X, y, u)[1]
+        g = np.dot(r, X) if len(y) <= LARGE_BATCH else np.einsum("i,ij->j", r, X)
+        if u is None:
+            g /= len(y)
+        return g[:-1].astype(np.float64), float(g[-1])
+
+    def step(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
+        loss, r = self._loss_and_residual(X, y, u)
+        # (X^T r, sum(r)); a large batch: einsum reads a row-major X at 3x the BLAS's speed
+        g = np.dot(r, X) if len(y) <= LARGE_BATCH else np.einsum("i,ij->j", r, X)
+        if self.plain:  # theta <- theta - lr g / N: one scaling, one update
+            g *= self.lr if u is not None else self.lr / len(y)
+            self.theta -= g
+        else:
+            if u is None:
+                g /= len(y)
+            self.optimizer.step([self.w, self.b], [g[:-1], g[-1]])
+        return loss
