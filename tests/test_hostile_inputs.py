@@ -130,6 +130,7 @@ def test_parameters_from_tensors_and_views(name: str) -> None:
     model.set_params(torch.tensor([0.5, -0.25], requires_grad=True), torch.tensor(0.1))
     w, b = model.get_params()
     np.testing.assert_array_equal(w, [0.5, -0.25])
+    assert b == 0.1
     model.set_params(np.array([9.0, -0.25, 0.5])[::-2][::-1], 0.1)  # a strided view of 2
     np.testing.assert_array_equal(model.get_params()[0], [9.0, 0.5])
 
