@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import lr_variants as lv
-from lr_variants import cli
+from lr_variants.cli import _common
 from lr_variants.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -68,7 +68,7 @@ def _run(monkeypatch, argv: list[str], *, tty: bool) -> tuple[int, str, str]:
     out, err = io.StringIO(), FakeTty() if tty else io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
     monkeypatch.setattr(sys, "stderr", err)
-    monkeypatch.setattr(cli, "_PROGRESS_DELAY", 0.0)  # draw even for a run this short
+    monkeypatch.setattr(_common, "_PROGRESS_DELAY", 0.0)  # draw even for a run this short
     code = main(argv)
     return code, out.getvalue(), err.getvalue()
 
