@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> None:
     )
     trained_on = X if not args.standardize else _standardized(X)
     try:
-        paths = plot.save_figures(runs, trained_on, y, out, title=title)
+        paths = plot.save_figures(runs, trained_on, y, out, title=title, name="--out")
     except ImportError as exc:  # matplotlib, the plot extra, is missing
         raise ValueError(str(exc)) from None
     if args.json:
