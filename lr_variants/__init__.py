@@ -19,6 +19,7 @@ from typing import Any
 
 from lr_variants._model import Model
 from lr_variants._sgd import SGDOptions
+from lr_variants.compare import compare
 from lr_variants.data import load_data, two_blobs
 from lr_variants.io import load
 from lr_variants.registry import IMPLS, VARIANTS, create, impls, initial_params
@@ -36,6 +37,7 @@ __all__ = [
     "accuracy",
     "batch_plan",
     "batches",
+    "compare",
     "create",
     "impls",
     "initial_params",

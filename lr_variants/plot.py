@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-import lr_variants as lv
+from lr_variants._model import Model
 from lr_variants._validate import F64, check_data
+from lr_variants.training import train
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -64,7 +65,7 @@ class Recorder:
     """A :func:`lr_variants.train` callback recording the epoch losses and the parameters after
     every epoch (one device read per epoch)."""
 
-    def __init__(self, model: lv.Model) -> None:
+    def __init__(self, model: Model) -> None:
         self.model = model
         self.losses: list[float] = []
         self.params: list[F64] = [self._params()]
@@ -81,13 +82,13 @@ class Recorder:
         return Run(self.model.name, np.array(self.losses), np.array(self.params))
 
 
-def trajectories(models: Sequence[lv.Model], X: Any, y: Any, **train_options: Any) -> list[Run]:
+def trajectories(models: Sequence[Model], X: Any, y: Any, **train_options: Any) -> list[Run]:
     """Train each model on ``(X, y)`` with :func:`lr_variants.train` (``train_options`` passed
     on), recording every epoch."""
     runs = []
     for model in models:
         recorder = Recorder(model)
-        lv.train(model, X, y, callback=recorder, **train_options)
+        train(model, X, y, callback=recorder, **train_options)
         runs.append(recorder.run())
     return runs
 
@@ -233,16 +234,71 @@ def figures(runs: Sequence[Run], X: Any, y: Any, *, title: str = "") -> dict[str
     return out
 
 
+def check_out(out: str | os.PathLike[str], name: str = "out") -> Path:
+    """``out`` as a place :func:`save_figures` can write, checked before any work: a path ending
+    in ``.png`` (a file: a regular one if it exists, so a FIFO or device is never opened) or a
+    directory (an existing one, or a path with no suffix, to be made). ``name`` is the
+    argument's name in the ``ValueError``."""
+    text = os.fspath(out)
+    if not text:
+        raise ValueError(f"{name} must be a .png file or a directory; got an empty path")
+    target = Path(text)
+    if target.suffix.lower() == ".png":
+        if target.exists() and not target.is_file():
+            raise ValueError(
+                f"{name} must be a regular .png file (or not exist yet); got {text!r}, which "
+                "exists and is not a regular file"
+            )
+    elif not target.is_dir() and target.suffix:
+        raise ValueError(
+            f"{name} must end in .png (one file) or name a directory; got {text!r}, whose "
+            f"suffix {target.suffix!r} is neither"
+        )
+    elif target.exists() and not target.is_dir():
+        raise ValueError(f"{name} must be a .png file or a directory; got {text!r}, a file")
+    return target
+
+
+def _made_dir(path: Path, name: str, out: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(
+            f"{name} must be a path this process can write; got {str(out)!r}: {exc}"
+        ) from None
+
+
+def _write_png(fig: Figure, path: Path, name: str, out: Path) -> None:
+    if path.exists() and not path.is_file():  # a FIFO would block, a device take the bytes
+        raise ValueError(f"{name}: {str(path)!r} exists and is not a regular file")
+    try:
+        fig.savefig(path, format="png", dpi=110)
+    except OSError as exc:
+        raise ValueError(
+            f"{name} must be a path this process can write; got {str(out)!r}: {exc}"
+        ) from None
+
+
 def save_figures(
-    runs: Sequence[Run], X: Any, y: Any, out: str | os.PathLike[str], *, title: str = ""
+    runs: Sequence[Run],
+    X: Any,
+    y: Any,
+    out: str | os.PathLike[str],
+    *,
+    title: str = "",
+    name: str = "out",
 ) -> list[Path]:
     """Write the pictures as PNG: to ``out`` itself, all panels side by side, if it ends in
     ``.png``; else into the directory ``out`` (made if missing) as ``loss.png``,
-    ``params.png`` and, for 2-D data, ``boundary.png``. Returns the paths written."""
+    ``params.png`` and, for 2-D data, ``boundary.png``. Returns the paths written.
+
+    ``out`` is checked by :func:`check_out`; a path that cannot be written (no permission, a
+    file where a directory must be) is a ``ValueError`` naming ``name``, as is an existing
+    target that is not a regular file."""
     _require_matplotlib()
     from matplotlib.figure import Figure
 
-    target = Path(out)
+    target = check_out(out, name)
     if target.suffix.lower() == ".png":
         X64, y64 = check_data(X, y)
         k = 3 if X64.shape[1] == 2 else 2
@@ -254,13 +310,14 @@ def save_figures(
             draw_boundary(axes[2], runs, X64, y64)
         if title:
             fig.suptitle(title, fontsize=10)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(target, format="png", dpi=110)
+        _made_dir(target.parent, name, target)
+        _write_png(fig, target, name, target)
         return [target]
-    target.mkdir(parents=True, exist_ok=True)
+    figs = figures(runs, X, y, title=title)
+    _made_dir(target, name, target)
     paths = []
-    for name, fig in figures(runs, X, y, title=title).items():
-        path = target / f"{name}.png"
-        fig.savefig(path, format="png", dpi=110)
+    for panel, fig in figs.items():
+        path = target / f"{panel}.png"
+        _write_png(fig, path, name, target)
         paths.append(path)
     return paths

@@ -28,7 +28,7 @@ def test_two_blobs_is_the_articles_data_bit_for_bit() -> None:
 def test_compare_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "--json", "--epochs", "100"]) == 0
     out = json.loads(capsys.readouterr().out)  # one JSON object and nothing else
-    results = out["results"]
+    results = [r for r in out["results"] if r["impl"] == "textbook"]  # plus fast forms
     assert [r["variant"] for r in results] == list(lv.VARIANTS)
     for r in results:
         assert set(r) >= {
@@ -39,6 +39,8 @@ def test_compare_json(capsys: pytest.CaptureFixture[str]) -> None:
             "accuracy",
             "seconds",
             "max_abs_param_diff",
+            "impl",
+            "steps",
         }
         assert len(r["w"]) == 2 and r["accuracy"] >= 0.99
         assert r["max_abs_param_diff"] < 1e-4  # float32: the variants agree to rounding
@@ -46,7 +48,8 @@ def test_compare_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_compare_table_and_options(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["compare", "--variants", "numpy,module", "--epochs", "3", "--lr", "0.05"]
+    args = ["compare", "--variants", "numpy,module", "--epochs", "3", "--lr", "0.05", "--impl"]
+    args.append("textbook")
     assert main([*args, "--batch-size", "16", "--seed", "1", "--dtype", "float64"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "epochs 3, batch 16, lr 0.05, seed 1, float64 on cpu" in lines[0]

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 import lr_variants as lv
-from lr_variants import cli
-from lr_variants.cli import main
+from lr_variants.cli import _common, main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -68,7 +67,7 @@ def _run(monkeypatch, argv: list[str], *, tty: bool) -> tuple[int, str, str]:
     out, err = io.StringIO(), FakeTty() if tty else io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
     monkeypatch.setattr(sys, "stderr", err)
-    monkeypatch.setattr(cli, "_PROGRESS_DELAY", 0.0)  # draw even for a run this short
+    monkeypatch.setattr(_common, "_PROGRESS_DELAY", 0.0)  # draw even for a run this short
     code = main(argv)
     return code, out.getvalue(), err.getvalue()
 
@@ -88,7 +87,16 @@ def test_progress_bar_on_a_terminal_only(monkeypatch) -> None:
 
 
 def test_json_is_never_mixed_with_progress(monkeypatch) -> None:
-    argv = ["compare", "--variants", "numpy,module", "--epochs", "5", "--json"]
+    argv = [
+        "compare",
+        "--variants",
+        "numpy,module",
+        "--epochs",
+        "5",
+        "--json",
+        "--impl",
+        "textbook",
+    ]
     code, out, err = _run(monkeypatch, argv, tty=True)
     assert code == 0 and err == ""
     assert [r["variant"] for r in json.loads(out)["results"]] == ["numpy", "module"]

@@ -1,0 +1,103 @@
+"""Command line: ``lr-variants compare`` (the main job), ``train``, ``solve``, ``explain``,
+``plot`` and ``bench``; one module per command, the shared parts in ``_common``.
+
+Bad input ends with one line on stderr (``lr-variants: error: ...``) and exit status 2; a
+diverging run with one line and exit status 1; Ctrl-C with ``lr-variants: interrupted`` and
+exit status 130; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from lr_variants.cli import _common, bench, compare, explain, plot, solve, train
+
+_COMMANDS = (compare, train, solve, explain, plot, bench)
+
+
+def version() -> str:
+    """The installed distribution's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("lr_variants")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lr-variants`` parser, one subparser per command."""
+    parser = _common.Parser(
+        prog="lr-variants",
+        description="Train binary logistic regression several interchangeable ways (NumPy, "
+        "torch autograd, nn.Module, ...) on the same data and batches, and compare them.",
+        epilog="example:\n  lr-variants compare\n\n'lr-variants COMMAND --help' describes each.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"lr-variants {version()}", help="and exit"
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=_common.Parser, metavar="COMMAND")
+    for command in _COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's own flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (a test's StringIO): nothing to quiet
+        pass
+
+
+def _error(message: str) -> None:
+    print(f"lr-variants: error: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` (default: ``sys.argv[1:]``) names; returns the exit status."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        status = args.run(args)
+        sys.stdout.flush()
+        return 0 if status is None else int(status)
+    except KeyboardInterrupt:
+        print("lr-variants: interrupted", file=sys.stderr, flush=True)
+        return 130
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly, as other tools do
+        _quiet_stdout()
+        return 0
+    except _common.OutputError as exc:
+        _error(str(exc))
+        _quiet_stdout()
+        return 1
+    except (ValueError, TypeError, MemoryError, OverflowError) as exc:
+        # MemoryError: e.g. --epochs so large that the loss history does not fit
+        _error(_common.flag_terms(_message(exc)))
+        return 2
+    except ImportError as exc:  # an optional part missing: the environment, said in one line
+        _error(str(exc))
+        return 2
+    except FloatingPointError as exc:
+        _error(str(exc))
+        return 1
+    except OSError as exc:  # the environment (a file system, a device), not the input
+        _error(str(exc))
+        return 1
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, MemoryError):
+        return f"not enough memory ({text or 'MemoryError'}); lower --epochs or use less data"
+    return text

@@ -1,0 +1,68 @@
+"""``lr-variants bench``: the benchmark suite of a source checkout (``bench/report.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+DESCRIPTION = """\
+Run the pytest-benchmark suite in bench/ and render docs/benchmarks.md and docs/benchmarks.png
+from its JSON, by running bench/report.py of the source checkout this command is run in (or
+below). The benchmarks are not installed with the package: they need a source checkout.
+--render-only FILE renders an existing JSON file; arguments after -- go to pytest. The exit
+status is the report script's."""
+
+
+def add_parser(sub: Any) -> None:
+    from lr_variants.cli import _common as c
+
+    p = c.add_command(
+        sub,
+        "bench",
+        help="run the benchmark suite (bench/, a source checkout) and render docs/benchmarks.md",
+        description=DESCRIPTION,
+        example="lr-variants bench -- -k article",
+    )
+    p.add_argument(
+        "--render-only",
+        metavar="FILE",
+        help="only render docs/benchmarks.md and .png from this pytest-benchmark JSON file",
+    )
+    p.add_argument("--publish", action="store_true", help="passed on to bench/report.py")
+    p.add_argument(
+        "pytest_args", nargs="*", help="more pytest arguments, after --: e.g. -- -k article"
+    )
+    p.set_defaults(run=run)
+
+
+def find_checkout(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``bench/report.py`` and
+    ``pyproject.toml``."""
+    for folder in (start, *start.parents):
+        if (folder / "bench" / "report.py").is_file() and (folder / "pyproject.toml").is_file():
+            return folder
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    here = Path.cwd()
+    root = find_checkout(here)
+    if root is None:
+        raise ValueError(
+            "the benchmarks need a source checkout of lr_variants (a folder holding "
+            f"bench/report.py and pyproject.toml); none at or above {str(here)!r}"
+        )
+    cmd = [sys.executable, "bench/report.py"]
+    if args.render_only is not None:
+        if not args.render_only:
+            raise ValueError("--render-only must name a JSON file; got an empty string")
+        cmd += ["--render-only", os.path.abspath(args.render_only)]  # the user's cwd, not root
+    if args.publish:
+        cmd.append("--publish")
+    if args.pytest_args:
+        cmd += ["--", *args.pytest_args]
+    return subprocess.run(cmd, cwd=root, check=False).returncode

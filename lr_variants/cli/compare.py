@@ -1,0 +1,97 @@
+"""``lr-variants compare``: every variant on the same data and batches, side by side."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from lr_variants.cli import _common as c
+from lr_variants.compare import compare, compare_article
+from lr_variants.data import standardize
+from lr_variants.registry import IMPLS
+
+DESCRIPTION = """\
+Train every variant (or those --variants names) from the same initial parameters on the same
+batches, and print one row per run: final loss, accuracy, training time and the largest
+parameter difference from numpy's textbook run; where the objective has an exact minimizer
+(lr-variants solve), also each run's distance from it and its loss gap. --impl both (the
+default) runs each variant as written from the textbook and, for numpy, torch_manual and
+module, also its fast form, so the table shows what tuning buys. --article instead holds every
+variant in article-exact mode against the reference article's own script. A run that diverges
+ends with one line on stderr and exit status 1 (with --json: nothing on stdout)."""
+
+
+def add_parser(sub: Any) -> None:
+    p = c.add_command(
+        sub,
+        "compare",
+        help="train every variant on the same data and batches; compare the results",
+        description=DESCRIPTION,
+        example="lr-variants compare --variants numpy,module --epochs 50 --weight-decay 0.01",
+    )
+    c.add_variants_option(p)
+    c.add_impl_option(
+        p,
+        (*IMPLS, "both"),
+        None,
+        "textbook, fast, or both (default: both; textbook with --article): each variant in "
+        "these implementations where it has them",
+    )
+    c.add_training_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    names = c.variant_names(args.variants)
+    impls = c.impl_list(args.impl or ("textbook" if args.article else "both"))
+    if args.article:
+        c.check_article(args)
+        with c.Progress(args) as progress:
+            article = compare_article(
+                variants=names,
+                impls=impls,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                seed=args.seed,
+                device=args.device,
+                threads=args.threads,
+                callback=progress,
+            )
+        if args.json:
+            c.emit_json(article.to_dict())
+        else:
+            c.emit(article.to_text())
+        return
+    X, y = c.load(args, standardize=False)  # compare() standardizes, and says so
+    with c.Progress(args) as progress:
+        result = compare(
+            X,
+            y,
+            variants=names,
+            impls=impls,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            dtype=args.dtype,
+            device=args.device,
+            momentum=args.momentum,
+            dampening=args.dampening,
+            nesterov=args.nesterov,
+            weight_decay=args.weight_decay,
+            standardize=args.standardize,
+            threads=args.threads,
+            data_label=c.data_label(args),
+            callback=progress,
+        )
+    trained_on = standardize(X)[0] if args.standardize else X
+    for r in result.results:
+        c.warn_if_not_converging(r.label, r.loss, trained_on, args)
+    if args.json:
+        out = result.to_dict()
+        if isinstance(out["optimum"], str):
+            out["optimum"] = c.flag_terms(out["optimum"])
+        c.emit_json(out)
+    else:
+        c.emit(c.flag_terms(result.to_text()))

@@ -1,0 +1,136 @@
+"""``lr-variants explain``: one loss evaluation's backward graph, node by node."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from lr_variants._validate import DTYPES, check_int, check_real
+from lr_variants.cli import _common as c
+from lr_variants.inspect import EXPLAINABLE
+from lr_variants.registry import LOSSES, initial_params
+from lr_variants.training import batches
+
+DESCRIPTION = """\
+Evaluate the loss once on a small batch (the first --rows rows training with --seed would see)
+and walk its backward graph: every node, what it saved for backward, the gradient it received
+and the gradients it sent, each checked against the hand-derived dL/dz = (p - y)/N, naming the
+first node that disagrees. --loss sigmoid_bce shows the article's sigmoid + BCELoss graph and
+--saturate where it loses the gradient; --second-order adds per-row gradients and the Hessian."""
+
+
+def add_parser(sub: Any) -> None:
+    p = c.add_command(
+        sub,
+        "explain",
+        help="one loss evaluation's backward graph, node by node, checked against the chain rule",
+        description=DESCRIPTION,
+        example="lr-variants explain --variant module --loss sigmoid_bce --saturate",
+    )
+    p.add_argument(
+        "--variant",
+        default="autograd",
+        metavar=c.braces(EXPLAINABLE),
+        help="the variant whose graph to show (default: autograd)",
+    )
+    p.add_argument(
+        "--loss", default="stable", metavar=c.braces(LOSSES), help="the loss (default: stable)"
+    )
+    p.add_argument("--rows", type=c.int_arg, default=4, help="batch size: the first batch (4)")
+    p.add_argument("--seed", type=c.int_arg, default=42, help="seed of the batch and w, b (42)")
+    p.add_argument(
+        "--dtype", default="float32", metavar=c.braces(DTYPES), help="floating point (float32)"
+    )
+    p.add_argument("--w", help="comma-separated weights (default: initial_params(D, seed))")
+    p.add_argument("--b", type=float, help="the bias (default: initial_params(D, seed))")
+    p.add_argument(
+        "--saturate",
+        type=float,
+        nargs="?",
+        const=30.0,
+        metavar="Z",
+        help="scale w, b so the largest |z| in the batch is Z (default 30: sigmoid saturates)",
+    )
+    p.add_argument(
+        "--second-order", action="store_true", help="also per-row gradients and the Hessian"
+    )
+    c.add_data_option(p)
+    p.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from lr_variants import inspect
+
+    if args.variant == "numpy":
+        raise ValueError(
+            f"--variant must be one of {inspect.EXPLAINABLE}; got 'numpy', which computes its "
+            "gradient by hand and records no graph to explain"
+        )
+    if args.variant not in inspect.EXPLAINABLE:
+        raise ValueError(f"--variant must be one of {inspect.EXPLAINABLE}; got {args.variant!r}")
+    rows = check_int(args.rows, "--rows", 1)
+    dot = c.check_output_file(args.dot, "--dot") if args.dot is not None else None
+    if args.saturate is not None:
+        check_real(args.saturate, "--saturate", minimum=0.0, strict=True)
+    X, y = c.load(args)
+    # the first batch training with this seed would see
+    idx = next(batches(len(y), epochs=1, batch_size=min(rows, len(y)), seed=args.seed))
+    w, b = initial_params(X.shape[1], args.seed)
+    if args.w is not None:
+        try:
+            w = np.array([float(v) for v in args.w.split(",")])
+        except ValueError:
+            raise ValueError(f"--w must be comma-separated numbers; got {args.w!r}") from None
+    b = b if args.b is None else args.b
+    if args.saturate is not None:
+        with np.errstate(all="ignore"):
+            w, b = inspect.saturating_params(X[idx], w, b, args.saturate)
+        _check_scaled(np.append(w, b), args)
+    e = inspect.explain(args.variant, X[idx], y[idx], w, b, loss=args.loss, dtype=args.dtype)
+    settings = {
+        "data": c.data_label(args),
+        "rows": [int(i) for i in idx],
+        "seed": args.seed,
+        "params": "given"
+        if args.w is not None or args.b is not None
+        else f"initial_params(D, {args.seed})",
+        "saturate": args.saturate,
+    }
+    second = inspect.second_order(X[idx], y[idx], e.w, e.b) if args.second_order else None
+    if dot is not None:
+        try:
+            with open(dot, "w") as f:
+                f.write(e.to_dot())
+        except OSError as exc:
+            raise ValueError(f"--dot must be a writable file; got {args.dot!r}: {exc}") from None
+    if args.json:
+        out = {"settings": settings, "explanation": e.to_dict()}
+        if second is not None:
+            out["second_order"] = second
+        c.emit_json(inspect.jsonable(out))
+        return
+    scaled = f", scaled so max |z| = {args.saturate:g}" if args.saturate is not None else ""
+    c.emit(
+        f"lr-variants explain: rows {settings['rows']} of {settings['data']} (the first batch "
+        f"of seed {args.seed}); w, b: {settings['params']}{scaled}"
+    )
+    c.emit(e.to_text())
+    if second is not None:
+        c.emit()
+        c.emit(inspect.second_order_text(second))
+
+
+def _check_scaled(theta: Any, args: argparse.Namespace) -> None:
+    """--saturate scales w, b; the scaled values must fit the dtype (the user never gave them,
+    so the message names --saturate, not w)."""
+    limit = float(np.finfo(np.dtype(args.dtype)).max) if args.dtype in DTYPES else np.inf
+    top = float(np.max(np.abs(theta)))
+    if not np.isfinite(top) or top > limit:
+        raise ValueError(
+            f"--saturate must be small enough that the scaled w, b stay representable in "
+            f"{args.dtype}; got {args.saturate:g}, which scales them to {top:.3g}"
+        )

@@ -1,0 +1,163 @@
+"""``lr-variants train``: one variant, printing what the reference article's script prints."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from typing import Any
+
+import numpy as np
+
+from lr_variants._model import Model
+from lr_variants.cli import _common as c
+from lr_variants.compare import label, make_models, printed_losses, torch_threads
+from lr_variants.registry import IMPLS, VARIANTS
+from lr_variants.training import accuracy, train
+
+DESCRIPTION = """\
+Train one variant and print what the reference article's script prints: the loss of the last
+batch of every 10th epoch, each line as soon as that epoch ends, then the accuracy on all the
+data. --json prints one JSON object instead (settings and result). With --article the variant
+replays the article's run (its initial parameters, batch order and, for module, its loss); the
+module variant then prints the article's own lines, bit for bit."""
+
+
+def add_parser(sub: Any) -> None:
+    p = c.add_command(
+        sub,
+        "train",
+        help="train one variant, printing the loss every 10 epochs and the accuracy",
+        description=DESCRIPTION,
+        example="lr-variants train --variant numpy --epochs 30 --lr 0.05",
+    )
+    p.add_argument(
+        "--variant",
+        default="module",
+        metavar=c.braces(VARIANTS),
+        help="the variant (default: module)",
+    )
+    c.add_impl_option(p, IMPLS, "textbook", "the implementation (default: textbook)")
+    c.add_training_options(p)
+    p.set_defaults(run=run)
+
+
+class _LastStep:
+    """A model's engine that keeps the loss of its latest step (on the device, as the step
+    returned it): the article prints the last batch's loss of an epoch, while train() hands
+    its callback the epoch's mean."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self.last: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def step(self, *args: Any) -> Any:
+        self.last = self._engine.step(*args)
+        return self.last
+
+    def last_loss(self) -> float:
+        return float(self._engine.arrays.floats([self.last])[0])
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.variant not in VARIANTS:
+        raise ValueError(f"--variant must be one of {VARIANTS}; got {args.variant!r}")
+    c.check_article(args)
+    X, y = c.load(args)
+    models, _ = make_models(
+        [args.variant],
+        X.shape[1],
+        impls=(args.impl,),
+        article=args.article,
+        lr=args.lr,
+        momentum=args.momentum,
+        dampening=args.dampening,
+        nesterov=args.nesterov,
+        weight_decay=args.weight_decay,
+        dtype=args.dtype,
+        device=args.device,
+        seed=args.seed,
+    )
+    model = models[0]
+    watched = _LastStep(model.engine)
+    trained: Model = copy.copy(model)  # shares the parameters; steps through `watched`
+    trained.engine = watched
+    name = label(model.name, model.impl)
+
+    with c.Progress(args) as progress:
+
+        def each_epoch(epoch: int, loss: float) -> None:
+            progress(model, epoch, loss)
+            if not args.json and epoch % 10 == 0:  # as the article's script prints
+                progress.write(f"Epoch [{epoch}/{args.epochs}], Loss: {watched.last_loss():.4f}")
+
+        progress(model, 0, float("nan"))
+        # a diverging run is reported by train() itself: NumPy's overflow warnings would only
+        # add lines before that one
+        threads = torch_threads(args.threads, X.size)
+        with threads as used_threads, np.errstate(all="ignore"):
+            try:
+                history = train(
+                    trained,
+                    X,
+                    y,
+                    epochs=args.epochs,
+                    batch_size=args.batch_size,
+                    seed=args.seed,
+                    order="article" if args.article else "shuffle",
+                    callback=each_epoch,
+                )
+            except FloatingPointError as exc:
+                raise FloatingPointError(f"{name}: {exc}") from None
+            final = model.loss(X, y)
+    if not np.isfinite(final):
+        raise FloatingPointError(
+            f"{name}: training diverged: the final loss is {final} with lr={model.lr}; lower lr "
+            f"or standardize X (its largest |value| is {float(np.max(np.abs(X))):.3g})"
+        )
+    c.warn_if_not_converging(name, final, X, args)
+    if args.json:
+        w, b = model.get_params()
+        summary = {
+            "variant": model.name,
+            "impl": model.impl,
+            "w": w.tolist(),
+            "b": b,
+            "loss": final,
+            "accuracy": accuracy(model, X, y),
+            "seconds": history.seconds,
+            "steps": history.n_steps,
+            "dtype": model.dtype,
+            "device": model.device,
+        }
+        if args.article:
+            summary["printed_losses"] = printed_losses(history)
+        c.emit_json({"settings": settings(args, X, used_threads), "result": summary})
+        return
+    c.emit(f"Accuracy: {accuracy(model, X, y):.4f}")
+
+
+def settings(args: argparse.Namespace, X: Any, threads: int | None) -> dict[str, Any]:
+    """The options that shaped a run, for JSON output."""
+    return {
+        "data": c.data_label(args),
+        "n_samples": int(X.shape[0]),
+        "n_features": int(X.shape[1]),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "dtype": args.dtype,
+        "device": args.device,
+        "article": args.article,
+        "standardize": args.standardize,
+        "momentum": args.momentum,
+        "dampening": args.dampening,
+        "nesterov": args.nesterov,
+        "weight_decay": args.weight_decay,
+        "impls": [args.impl],
+        "order": "article" if args.article else "shuffle",
+        "threads": threads,
+    }
