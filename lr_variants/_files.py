@@ -326,7 +326,12 @@ def read_npz(
                     raise Refused(f"{where} holds an unexpected member {info.filename!r}")
                 _check_entry(info, key, where, lim)
                 infos[key] = info
-            wanted = list(infos) if select is None else [k for k in select(list(infos))]
+            wanted = list(infos)
+            if select is not None:
+                try:
+                    wanted = list(select(wanted))
+                except ValueError as exc:  # the caller's refusal: its message is complete
+                    raise Refused(str(exc)) from None
             out: dict[str, npt.NDArray[Any]] = {}
             for key in wanted:
                 limit = (lim.max_array_bytes, "max_array_bytes")

@@ -16,8 +16,15 @@ import numpy as np
 from lr_variants._files import LIMITS, Limits, Refused, csv_lines, open_regular, read_npz
 from lr_variants._validate import F64, check_data, check_features, check_int
 
-__all__ = ["LIMITS", "SKLEARN_DATASETS", "Limits", "load_data", "sklearn_data", "standardize"]
-__all__ += ["two_blobs"]
+__all__ = [
+    "LIMITS",
+    "SKLEARN_DATASETS",
+    "Limits",
+    "load_data",
+    "sklearn_data",
+    "standardize",
+    "two_blobs",
+]
 
 # name -> loader in sklearn.datasets: the binary data sets scikit-learn ships (no download)
 SKLEARN_DATASETS: dict[str, str] = {"breast_cancer": "load_breast_cancer"}
