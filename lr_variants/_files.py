@@ -4,10 +4,10 @@ The bottom layer under :mod:`lr_variants.io` (model files) and :mod:`lr_variants
 files); NumPy and the standard library only. What it guarantees:
 
 - :func:`write_atomic` replaces a file whole or not at all. It writes a temporary file in the
-  target's directory, flushes and ``fsync``\\ s it, then ``os.replace``\\ s it over the target,
-  so a full disk, a file-size limit or ``KeyboardInterrupt`` mid-write leaves the previous file
-  intact and no temporary behind. A target that exists but is not a regular file (a directory,
-  a FIFO, a device) is refused before anything is written.
+  target's directory, flushes and ``fsync``-s it, then moves it over the target with
+  ``os.replace``, so a full disk, a file-size limit or ``KeyboardInterrupt`` mid-write leaves
+  the previous file intact and no temporary behind. A target that exists but is not a
+  regular file (a directory, a FIFO, a device) is refused before anything is written.
 - :func:`open_regular` opens only regular files, without blocking on a FIFO.
 - :func:`read_npz` reads ``.npy`` members of a zip archive without ever unpickling, and checks
   every member's zip entry (compression method, size, compression ratio) and ``.npy`` header
@@ -180,8 +180,8 @@ def write_atomic(
     """Call ``write(f)`` on a temporary file beside ``path``, then put it in place atomically.
 
     Readers see the old file or the complete new one, never a mixture: the temporary is
-    flushed and ``fsync``\\ ed before ``os.replace`` moves it over ``path`` (the directory is
-    then ``fsync``\\ ed too, where the system allows). On any failure, ``KeyboardInterrupt``
+    flushed and ``fsync``-ed before ``os.replace`` moves it over ``path`` (the directory is
+    then ``fsync``-ed too, where the system allows). On any failure, ``KeyboardInterrupt``
     included, the temporary is removed and ``path`` is left as it was; an ``OSError`` (disk
     full, file-size limit, no permission) becomes a ``ValueError`` naming the file, others
     propagate unchanged. A target that exists but is not a regular file is refused first. The
