@@ -1,15 +1,30 @@
 """Data: the reference article's two Gaussian blobs, loading a data set from a file or from
-scikit-learn's bundled data sets, and standardizing features."""
+scikit-learn's bundled data sets, and standardizing features.
+
+Files are read within :data:`LIMITS` (sizes, compression ratio; ``docs/reliability.md``), the
+same object as ``lr_variants.io.LIMITS``: raise a field to read a larger trusted file.
+"""
 
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from lr_variants._files import LIMITS, Limits, Refused, csv_lines, open_regular, read_npz
 from lr_variants._validate import F64, check_data, check_features, check_int
+
+__all__ = [
+    "LIMITS",
+    "SKLEARN_DATASETS",
+    "Limits",
+    "load_data",
+    "sklearn_data",
+    "standardize",
+    "two_blobs",
+]
 
 # name -> loader in sklearn.datasets: the binary data sets scikit-learn ships (no download)
 SKLEARN_DATASETS: dict[str, str] = {"breast_cancer": "load_breast_cancer"}
@@ -35,27 +50,40 @@ def two_blobs(n_per_class: int = 500, seed: int = 42) -> tuple[F64, F64]:
 
 def load_data(path: str | os.PathLike[str]) -> tuple[F64, F64]:
     """Read ``(X, y)`` from a CSV file (last column is the label; one header line allowed) or
-    from an ``.npz`` file holding arrays ``X`` and ``y``. The result is validated."""
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"data must be an existing file; got {str(path)!r}")
-    if p.suffix.lower() == ".npz":
-        if not zipfile.is_zipfile(p):
-            raise ValueError(f"data file {str(path)!r} is not a readable .npz (not a zip archive)")
-        try:
-            with np.load(p, allow_pickle=False) as npz:
-                missing = {"X", "y"} - set(npz.files)
-                if missing:
-                    raise ValueError(
-                        f"data file {str(path)!r} must hold arrays 'X' and 'y'; "
-                        f"got {sorted(npz.files)}"
-                    )
-                X, y = npz["X"], npz["y"]
-        except (OSError, EOFError) as exc:  # truncated or not a zip archive
-            raise ValueError(f"data file {str(path)!r} is not a readable .npz: {exc}") from None
-    else:
-        X, y = _read_csv(p)
-    return check_data(X, y)
+    from an ``.npz`` file holding arrays ``X`` and ``y``. The result is validated.
+
+    CSV: UTF-8 (a byte-order mark is fine), comma-separated numbers, read line by line into
+    a float64 table, within ``LIMITS.max_csv_bytes``, ``LIMITS.max_csv_line_bytes`` and
+    ``LIMITS.max_array_bytes``. ``.npz``: read with every member and header checked before its
+    data (:func:`lr_variants._files.read_npz`); object arrays (pickles) are refused unread,
+    other arrays are ignored. Anything wrong, the path included, raises one ``ValueError``
+    naming the file.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"data must be a str or os.PathLike; got {type(path).__name__}")
+    where = f"data file {str(path)!r}"
+    with open_regular(path, "data") as f:
+        if Path(os.fsdecode(path)).suffix.lower() == ".npz":
+            arrays = read_npz(
+                f,
+                where,
+                ".npz (truncated, corrupted or not a zip archive)",
+                select=lambda names: _x_and_y(names, where),
+            )
+            X: Any = arrays["X"]
+            y: Any = arrays["y"]
+        else:
+            X, y = _read_csv(f, where)
+    try:
+        return check_data(X, y)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _x_and_y(names: list[str], where: str) -> list[str]:
+    if not {"X", "y"} <= set(names):
+        raise Refused(f"{where} must hold arrays 'X' and 'y'; got {sorted(names)}")
+    return ["X", "y"]
 
 
 def sklearn_data(name: str) -> tuple[F64, F64]:
@@ -93,28 +121,62 @@ def standardize(X: object) -> tuple[F64, F64, F64]:
     return (X64 - mean) / scale, mean, scale
 
 
-def _read_csv(p: Path) -> tuple[F64, F64]:
-    lines = [ln for ln in p.read_text().splitlines() if ln.strip()]
-    if lines and not _is_numeric_row(lines[0]):
-        lines = lines[1:]  # a header
-    if not lines:
-        raise ValueError(f"data file {str(p)!r} must hold at least one row of numbers")
-    try:
-        rows = [[float(v) for v in ln.split(",")] for ln in lines]
-    except ValueError as exc:
-        raise ValueError(f"data file {str(p)!r} must hold only numbers; {exc}") from None
-    if len({len(r) for r in rows}) != 1 or len(rows[0]) < 2:
-        raise ValueError(
-            f"data file {str(p)!r} must have rows of equal length with at least two columns "
-            "(features, then the label)"
-        )
-    table = np.array(rows)
+_CHUNK_BYTES = 1 << 20  # the CSV table grows by blocks of rows of about this size
+
+
+def _read_csv(f: BinaryIO, where: str) -> tuple[F64, F64]:
+    """Stream the CSV in ``f`` into a float64 table, a block of rows at a time: memory stays
+    about 8 bytes per value, never a Python list of every row."""
+    blocks: list[F64] = []
+    block: F64 | None = None
+    filled = n_rows = 0
+    n_cols = 0
+    header_possible = True
+    for number, line in csv_lines(f, where):
+        for text in line.splitlines():  # "\r\n" and a lone "\r" end a row too
+            if not text.strip():
+                continue
+            fields = text.split(",")
+            if header_possible:
+                header_possible = False
+                if not _is_numeric_row(fields):
+                    continue  # a header
+            try:
+                values = [float(v) for v in fields]
+            except ValueError as exc:
+                raise ValueError(f"{where} must hold only numbers; line {number}: {exc}") from None
+            if n_cols == 0:
+                n_cols = len(values)
+            if len(values) != n_cols or n_cols < 2:
+                raise ValueError(
+                    f"{where} must have rows of equal length with at least two columns "
+                    f"(features, then the label); line {number} has {len(values)}, "
+                    f"the first row {n_cols}"
+                )
+            if (n_rows + 1) * n_cols * 8 > LIMITS.max_array_bytes:
+                raise ValueError(
+                    f"{where} holds more than {LIMITS.max_array_bytes} bytes of numbers at line "
+                    f"{number} (LIMITS.max_array_bytes); raise it if the file is trusted, e.g. "
+                    "lr_variants.data.LIMITS.max_array_bytes = 8 * 2**30"
+                )
+            if block is None or filled == len(block):
+                if block is not None:
+                    blocks.append(block)
+                block = np.empty((max(1, _CHUNK_BYTES // (8 * n_cols)), n_cols))
+                filled = 0
+            block[filled] = values
+            filled += 1
+            n_rows += 1
+    if block is None:
+        raise ValueError(f"{where} must hold at least one row of numbers")
+    blocks.append(block[:filled])
+    table = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
     return table[:, :-1], table[:, -1]
 
 
-def _is_numeric_row(line: str) -> bool:
+def _is_numeric_row(fields: list[str]) -> bool:
     try:
-        [float(v) for v in line.split(",")]
+        [float(v) for v in fields]
     except ValueError:
         return False
     return True

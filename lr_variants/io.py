@@ -6,40 +6,46 @@ Format version 1 (what :func:`save` writes, at exactly the path given, whatever 
                               "variant", "n_features", "dtype", "device",
                               "sgd": {lr, momentum, dampening, nesterov, weight_decay,
                                       maximize, decay_bias},
-                              "loss", "sgd_impl"}
+                              "loss", "sgd_impl", "impl"}
     w            float64 (D,) the weights
     b            float64 ()   the bias
     momentum_w   float64 (D,) the optimizer's momentum buffers, present once the optimizer
     momentum_b   float64 ()   has made them (momentum > 0 and at least one step taken)
 
-A float32 model's values are stored exactly in float64 and rounded back on loading, so a loaded
-model continues training bit for bit where the saved one stopped. The initial-parameter seed is
-not stored: the parameters themselves are.
+``impl`` (``"textbook"`` or ``"fast"``) is optional: a file without it, as written before it
+existed, loads as ``"textbook"``. A float32 model's values are stored exactly in float64 and
+rounded back on loading, so a loaded model continues training bit for bit where the saved one
+stopped. The initial-parameter seed is not stored: the parameters themselves are.
 
-:func:`load` reads the archive member by member, checks each array's header (an object array,
-which only a pickle can fill, is refused before any of its bytes are read), reads it with
-``allow_pickle=False``, then checks every name, dtype and shape against the metadata before it
-builds anything. Anything wrong raises ``ValueError`` naming the file and what is wrong.
+:func:`save` is atomic (:func:`lr_variants._files.write_atomic`): the file at ``path`` is
+replaced whole once the new one is on disk, or not at all.
+
+:func:`load` opens only a regular file and reads it with :func:`lr_variants._files.read_npz`:
+every zip entry's compression method, size and ratio, then every array's ``.npy`` header
+(version, dtype, shape times item size) are checked against :data:`LIMITS` before any data are
+read; an object array, which only a pickle can fill, is refused unread. The metadata are
+bounded in size and nesting depth before being parsed. Every name, dtype, shape and value
+(finite in the model's dtype) is checked against the metadata before anything is built.
+Anything wrong raises ``ValueError`` naming the file and what is wrong.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import os
-import zipfile
-import zlib
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from lr_variants._files import LIMITS, Limits, open_regular, read_json, read_npz, write_npz_atomic
 from lr_variants._sgd import SGDOptions
 
 if TYPE_CHECKING:
     from lr_variants._model import Model
+
+__all__ = ["FORMAT", "LIMITS", "VERSION", "Limits", "load", "save", "to_arrays"]
 
 FORMAT = "lr_variants.model"
 VERSION = 1
@@ -48,21 +54,16 @@ _STATE = ("momentum_w", "momentum_b")
 _META_KEYS = frozenset(
     {"format", "version", "variant", "n_features", "dtype", "device", "sgd", "loss", "sgd_impl"}
 )
+_OPTIONAL_META_KEYS = frozenset({"impl"})
 
 
-class _Refused(ValueError):
-    """A file that was read but is not acceptable (its message is already complete)."""
-
-
-def _check_path(path: Any) -> Path:
+def _check_path(path: Any) -> None:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
-    return Path(path)
 
 
-def save(model: Model, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` to ``path`` (exactly that name) in the format above."""
-    p = _check_path(path)
+def to_arrays(model: Model) -> dict[str, npt.NDArray[Any]]:
+    """``model`` as the arrays of the format above (what :func:`save` writes)."""
     w, b = model.get_params()
     meta = {
         "format": FORMAT,
@@ -75,61 +76,65 @@ def save(model: Model, path: str | os.PathLike[str]) -> None:
         # options only the module variant has; every other variant runs the defaults
         "loss": model.options.get("loss", "stable"),
         "sgd_impl": model.options.get("sgd_impl", "for-loop"),
+        "impl": model.impl,
     }
-    arrays: dict[str, Any] = {  # Any: savez's stub would take a key named allow_pickle
+    return {
         "metadata": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
         "w": np.asarray(w, dtype=np.float64),
         "b": np.asarray(b, dtype=np.float64),
         **model.get_state(),
     }
-    # np.savez appends ".npz" to a str path that lacks it; a file object keeps the name as given
-    with open(p, "wb") as f:
-        np.savez(f, **arrays)
+
+
+def save(model: Model, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` to ``path`` (exactly that name) in the format above, atomically: a
+    failure part-way (full disk, ``KeyboardInterrupt``) leaves any file already at ``path``
+    unchanged and no temporary file behind. ``ValueError`` if it cannot be written."""
+    _check_path(path)
+    write_npz_atomic(path, to_arrays(model), name="path")
 
 
 def load(path: str | os.PathLike[str], *, device: str | None = None) -> Model:
     """The model saved at ``path`` by :meth:`Model.save <lr_variants.Model.save>`, on the device
     it was saved from, or on ``device`` if given (e.g. ``"cpu"`` for a model trained on CUDA)."""
-    import lr_variants
+    from lr_variants.registry import create
 
-    p = _check_path(path)
+    _check_path(path)
     where = f"model file {str(path)!r}"
-    if not p.is_file():
-        raise ValueError(f"path must be an existing file; got {str(path)!r}")
-    arrays = _read_arrays(p, where)
+    with open_regular(path, "path") as f:
+        arrays = read_npz(
+            f,
+            where,
+            "lr_variants model (truncated or corrupted .npz)",
+            select=lambda names: _known_names(names, where),
+            max_bytes={"metadata": (LIMITS.max_json_bytes, "max_json_bytes")},
+        )
     meta = _metadata(arrays, where)
     n = meta["n_features"]
-    expected = {"w": (n,), "b": (), "momentum_w": (n,), "momentum_b": ()}
-    unknown = sorted(set(arrays) - set(_REQUIRED) - set(_STATE))
     missing = [k for k in _REQUIRED if k not in arrays]
-    if unknown or missing:
+    if missing:
         raise ValueError(
             f"{where} must hold arrays {list(_REQUIRED)} and optionally {list(_STATE)}; "
             f"got {sorted(arrays)}"
         )
+    expected = {"w": (n,), "b": (), "momentum_w": (n,), "momentum_b": ()}
     for key, shape in expected.items():
         if key in arrays:
-            a = arrays[key]
-            if a.dtype != np.float64 or a.shape != shape:
-                raise ValueError(
-                    f"{where}: array {key!r} must be float64 of shape {shape} (n_features={n}); "
-                    f"got {a.dtype} of shape {a.shape}"
-                )
-            if not np.isfinite(a).all():
-                raise ValueError(f"{where}: array {key!r} must hold finite values")
+            _check_values(arrays[key], key, shape, n, meta["dtype"], where)
     state = {k: arrays[k] for k in _STATE if k in arrays}
     if state and len(state) != len(_STATE):
         raise ValueError(f"{where} must hold both {list(_STATE)} or neither; got {sorted(state)}")
     if state and meta["sgd"]["momentum"] == 0:
         raise ValueError(f"{where} holds momentum buffers but its momentum is 0")
     try:
-        model = lr_variants.create(
+        model = create(
             meta["variant"],
             n,
             dtype=meta["dtype"],
             device=meta["device"] if device is None else device,
             loss=meta["loss"],
             sgd_impl=meta["sgd_impl"],
+            impl=meta.get("impl", "textbook"),
             **meta["sgd"],
         )
         model.set_params(arrays["w"], arrays["b"])
@@ -140,39 +145,35 @@ def load(path: str | os.PathLike[str], *, device: str | None = None) -> Model:
     return model
 
 
-def _read_arrays(p: Path, where: str) -> dict[str, npt.NDArray[Any]]:
-    """Every ``NAME.npy`` member of the archive, read without ever unpickling."""
-    out: dict[str, npt.NDArray[Any]] = {}
-    try:
-        with zipfile.ZipFile(p) as zf:
-            for info in zf.infolist():
-                name = info.filename
-                if not name.endswith(".npy") or name[:-4] in out:
-                    raise _Refused(f"{where} holds an unexpected member {name!r}")
-                data = io.BytesIO(zf.read(info))  # checks the CRC: catches a changed byte
-                version = np.lib.format.read_magic(data)
-                read_header = {
-                    (1, 0): np.lib.format.read_array_header_1_0,
-                    (2, 0): np.lib.format.read_array_header_2_0,
-                }.get(version)
-                if read_header is None:
-                    raise _Refused(f"{where}: array {name[:-4]!r} has .npy version {version}")
-                _, _, dtype = read_header(data)
-                if dtype.hasobject:
-                    raise _Refused(
-                        f"{where}: array {name[:-4]!r} holds Python objects (dtype {dtype}), "
-                        "which only a pickle can restore; refused without unpickling "
-                        "(lr_variants never writes one)"
-                    )
-                data.seek(0)
-                out[name[:-4]] = np.lib.format.read_array(data, allow_pickle=False)
-    except _Refused:
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+def _known_names(names: list[str], where: str) -> list[str]:
+    """The arrays to read: all of them, once none is unknown (checked before reading any)."""
+    if set(names) - set(_REQUIRED) - set(_STATE):
         raise ValueError(
-            f"{where} is not a readable lr_variants model (truncated or corrupted .npz): {exc}"
-        ) from None
-    return out
+            f"{where} must hold arrays {list(_REQUIRED)} and optionally {list(_STATE)}; "
+            f"got {sorted(names)}"
+        )
+    return names
+
+
+def _check_values(
+    a: npt.NDArray[Any], key: str, shape: tuple[int, ...], n: int, dtype: Any, where: str
+) -> None:
+    """``a`` is float64 of ``shape`` and finite, also once rounded to the model's ``dtype``."""
+    if a.dtype != np.float64 or a.shape != shape:
+        raise ValueError(
+            f"{where}: array {key!r} must be float64 of shape {shape} (n_features={n}); "
+            f"got {a.dtype} of shape {a.shape}"
+        )
+    if not np.isfinite(a).all():
+        raise ValueError(f"{where}: array {key!r} must hold finite values")
+    if dtype == "float32":
+        big = np.abs(a) > np.finfo(np.float32).max
+        if big.any():
+            at = np.unravel_index(int(np.argmax(big)), a.shape) if a.ndim else ()
+            raise ValueError(
+                f"{where}: array {key!r} must hold finite values in the model's dtype float32; "
+                f"got {float(a[at])!r}, which overflows float32"
+            )
 
 
 def _metadata(arrays: dict[str, npt.NDArray[Any]], where: str) -> dict[str, Any]:
@@ -184,10 +185,7 @@ def _metadata(arrays: dict[str, npt.NDArray[Any]], where: str) -> dict[str, Any]
             f"{where} is not an lr_variants model: it must hold 'metadata' as uint8 JSON bytes; "
             f"got {got}"
         )
-    try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{where}: its metadata is not valid UTF-8 JSON: {exc}") from None
+    meta = read_json(raw.tobytes(), where, "metadata")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise ValueError(
@@ -204,9 +202,10 @@ def _metadata(arrays: dict[str, npt.NDArray[Any]], where: str) -> dict[str, Any]
             f"{where} has format version {version!r}{newer}; this lr_variants reads version "
             f"{VERSION}"
         )
-    if set(meta) != _META_KEYS:
+    if not _META_KEYS <= set(meta) <= _META_KEYS | _OPTIONAL_META_KEYS:
         raise ValueError(
-            f"{where}: metadata must have keys {sorted(_META_KEYS)}; got {sorted(meta)}"
+            f"{where}: metadata must have keys {sorted(_META_KEYS)} and optionally "
+            f"{sorted(_OPTIONAL_META_KEYS)}; got {sorted(meta)}"
         )
     fields = {f.name for f in dataclasses.fields(SGDOptions)}
     if not isinstance(meta["sgd"], dict) or set(meta["sgd"]) != fields:
