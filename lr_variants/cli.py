@@ -486,7 +486,7 @@ def _add_explain_parser(sub: Any) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> None:
-    from lr_variants import inspect
+    from lr_variants import explain as inspect
 
     if args.variant == "numpy":
         raise ValueError(
