@@ -135,6 +135,45 @@ def test_saved_tensors_are_identified(batch) -> None:
     assert scratch["mul"].saved["other"].endswith("(= y)")
 
 
+@pytest.mark.parametrize(
+    "variant,loss,constants",
+    # root first: the loss node's constant is y, the node that forms z from X has X; the scratch
+    # bce op takes y as a plain array (saved, not an input of the graph)
+    [
+        ("autograd", "stable", ["y", "X"]),
+        ("autograd", "sigmoid_bce", ["y", "X"]),
+        ("module", "stable", ["y", "X"]),
+        ("module", "sigmoid_bce", ["y", "X"]),
+        ("scratch", "stable", ["y", "X"]),
+        ("scratch", "sigmoid_bce", ["X"]),
+    ],
+)
+def test_each_constant_input_is_named(variant, constants, loss, batch) -> None:
+    e = ex.explain(variant, *batch, loss=loss)
+    names = [edge.input for n in e.nodes for edge in n.edges if edge.target is None]
+    assert sorted(names) == sorted(constants)
+    assert names == constants
+    assert "X or y" not in e.to_text() and "X or y" not in e.to_dot()
+    assert f"{constants[0]}: a constant, no gradient" in e.to_text()
+
+
+def test_text_shows_torch_arguments_only_when_verbose(batch) -> None:
+    e = ex.explain("module", *batch)
+    nodes = {n.op: n for n in e.nodes}
+    assert nodes["BinaryCrossEntropyWithLogitsBackward0"].arguments == {"reduction": "1"}
+    assert nodes["AddmmBackward0"].arguments["mat1_sym_strides"] == "()"
+    assert "reduction" not in nodes["BinaryCrossEntropyWithLogitsBackward0"].saved
+    quiet, verbose = e.to_text(), e.to_text(verbose=True)
+    for internal in ("reduction = 1", "mat1_sym_strides = ()", "alpha = 1", "dim = -1"):
+        assert internal not in quiet and internal in verbose
+    assert "saved no tensor, only sizes and arguments" in quiet  # SqueezeBackward1
+    assert quiet.count("'args' are") == 0 and verbose.count("'args' are") == 1
+    assert "args  reduction = 1" in verbose and "mat1 = float32 (4, 2)" in quiet
+    # the scratch engine keeps arrays only: nothing to hide
+    s = ex.explain("scratch", *batch)
+    assert s.to_text() == s.to_text(verbose=True)
+
+
 def test_scratch_sums_the_two_branches_into_dz(batch) -> None:
     e = ex.explain("scratch", *batch, dtype="float64")
     z = next(n for n in e.nodes if n.produces == "z")

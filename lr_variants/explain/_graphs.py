@@ -188,9 +188,10 @@ def torch_graph(model: Model, X: F64, y: F64, loss: str) -> tuple[list[RawNode],
     raws = []
     for n in order:
         tensors, arguments = saved.of(n, slots[n], roles)
-        # a constant input has no node: name it after the one constant this node saved
+        # a constant input has no node: when there is one, it is the one constant the node saved
         constants = {r for r in saved.roles_of(n, roles) if r in ("X", "y")}
-        constant = constants.pop() if len(constants) == 1 else "X or y"
+        inputs = sum(m is None for m, _ in n.next_functions)
+        constant = constants.pop() if len(constants) == 1 and inputs == 1 else "X or y"
         kids: list[tuple[int | None, str, Any]] = [
             (None, constant, None) if m is None else (index[m], produces.get(m, "?"), _np(g))
             for (m, _), g in zip(n.next_functions, sent[n], strict=True)
