@@ -123,5 +123,7 @@ class Explanation:
         return _render.text(self, verbose)
 
     def to_dot(self) -> str:
-        """Graphviz DOT text of the graph (see :func:`lr_variants.explain._render.dot`)."""
+        """Graphviz DOT text of the graph: edges point from a node to its inputs, as the
+        gradients flow; what disagrees with the chain rule is red. Save it as ``graph.dot`` and
+        draw it with ``dot -Tsvg graph.dot -o graph.svg``."""
         return _render.dot(self)
