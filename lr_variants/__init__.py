@@ -50,7 +50,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # lv.inspect (backward graphs, for studying autograd) is loaded on first use
-    if name == "inspect":
-        return importlib.import_module("lr_variants.inspect")
+    # lv.explain (backward graphs, for studying autograd) is loaded on first use; lv.inspect is
+    # its former name, kept so that existing code still runs
+    if name in ("explain", "inspect"):
+        return importlib.import_module("lr_variants.explain")
     raise AttributeError(f"module 'lr_variants' has no attribute {name!r}")

@@ -624,7 +624,7 @@ def test_file_without_impl_loads_as_textbook(tmp_path: Path) -> None:
     assert json.loads(meta_text(members))["impl"] == "textbook"
     old = with_meta(members, meta_text(members).replace(', "impl": "textbook"', ""))
     loaded = lv.load(write_zip(tmp_path / "v1.model", old))
-    assert loaded.impl == "textbook" and loaded.engine.get_state().keys() == {
+    assert loaded.impl == "textbook" and loaded.get_state().keys() == {
         "momentum_w",
         "momentum_b",
     }

@@ -127,7 +127,9 @@ def test_every_layout_gives_the_same_results(name: str, impl: str, layout: str) 
 @pytest.mark.parametrize("name", ["numpy", "autograd"])
 def test_parameters_from_tensors_and_views(name: str) -> None:
     model = make(name, "textbook")
-    model.set_params(torch.tensor([0.5, -0.25], requires_grad=True), torch.tensor(0.1))
+    model.set_params(
+        torch.tensor([0.5, -0.25], requires_grad=True), torch.tensor(0.1, dtype=torch.float64)
+    )
     w, b = model.get_params()
     np.testing.assert_array_equal(w, [0.5, -0.25])
     assert b == 0.1

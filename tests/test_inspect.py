@@ -1,4 +1,4 @@
-"""lr_variants.inspect: backward graphs checked against the chain rule, per-sample gradients,
+"""lr_variants.explain: backward graphs checked against the chain rule, per-sample gradients,
 the Hessian, and the `lr-variants explain` command."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import reference as ref
 import torch
 
 import lr_variants as lv
-from lr_variants import inspect
+from lr_variants import explain as ex
 from lr_variants.cli import main
 
 GRAPH_VARIANTS = ("autograd", "module", "scratch")
@@ -42,9 +42,9 @@ W_SAT, B_SAT = np.array([30.0]), 0.0
 @pytest.mark.parametrize("loss", ["stable", "sigmoid_bce"])
 @pytest.mark.parametrize("variant", GRAPH_VARIANTS)
 def test_every_node_agrees_off_saturation(variant, loss, dtype, batch) -> None:
-    e = inspect.explain(variant, *batch, loss=loss, dtype=dtype)
+    e = ex.explain(variant, *batch, loss=loss, dtype=dtype)
     assert e.first_mismatch is None, e.to_text()
-    assert e.rtol == inspect.RTOL[dtype]
+    assert e.rtol == ex.RTOL[dtype]
     checks = [c for n in e.nodes for c in n.checks]
     assert len(checks) >= 5 and all(c.ok for c in checks)
     # the leaves received exactly what the variant's own gradients() returns
@@ -75,7 +75,7 @@ GRAPHS = [
 
 @pytest.mark.parametrize("variant,loss,ops", GRAPHS)
 def test_graph_shape_root_first(variant, loss, ops, batch) -> None:
-    e = inspect.explain(variant, *batch, loss=loss)
+    e = ex.explain(variant, *batch, loss=loss)
     assert [n.op for n in e.nodes][: len(ops)] == ops
     assert e.nodes[0].produces == "L"
     # topological: every edge points to a later node
@@ -96,7 +96,7 @@ def test_scratch_graph_is_the_variants_own(batch) -> None:
     model.set_params(batch[2], batch[3])
     X, y = model.prepare(batch[0], batch[1])
     own = model.engine.loss_graph(X, y).loss.topological_order()[::-1]
-    e = inspect.explain("scratch", *batch)
+    e = ex.explain("scratch", *batch)
     assert sorted(n.op for n in e.nodes) == sorted(t.op or "leaf" for t in own)
 
 
@@ -113,11 +113,11 @@ def test_torch_graph_is_the_variants_own(variant, batch) -> None:
         seen.add(n)
         names.append(type(n).__name__)
         todo += [m for m, _ in n.next_functions]
-    assert sorted(names) == sorted(n.op for n in inspect.explain(variant, *batch).nodes)
+    assert sorted(names) == sorted(n.op for n in ex.explain(variant, *batch).nodes)
 
 
 def test_saved_tensors_are_identified(batch) -> None:
-    e = inspect.explain("autograd", *batch)
+    e = ex.explain("autograd", *batch)
     assert e.nodes[0].saved["self"].endswith("(= z)") and e.nodes[0].saved["target"].endswith(
         "(= y)"
     )
@@ -125,18 +125,57 @@ def test_saved_tensors_are_identified(batch) -> None:
     to_w = next(n for n in e.nodes if any(edge.input == "w" for edge in n.edges))
     assert any(v.endswith("(= X)") for v in to_w.saved.values())
     assert "None" in to_w.saved.values()
-    nodes = {n.op: n for n in inspect.explain("module", *batch).nodes}
+    nodes = {n.op: n for n in ex.explain("module", *batch).nodes}
     assert nodes["AddmmBackward0"].saved["mat1"].endswith("(= X)")
     assert nodes["AddmmBackward0"].saved["mat2"] == "None"
-    nodes = {n.op: n for n in inspect.explain("module", *batch, loss="sigmoid_bce").nodes}
+    nodes = {n.op: n for n in ex.explain("module", *batch, loss="sigmoid_bce").nodes}
     assert nodes["SigmoidBackward0"].saved["result"].endswith("(= p)")
-    scratch = {n.op: n for n in inspect.explain("scratch", *batch).nodes}
+    scratch = {n.op: n for n in ex.explain("scratch", *batch).nodes}
     assert scratch["softplus"].saved["self"].endswith("(= z)")
     assert scratch["mul"].saved["other"].endswith("(= y)")
 
 
+@pytest.mark.parametrize(
+    "variant,loss,constants",
+    # root first: the loss node's constant is y, the node that forms z from X has X; the scratch
+    # bce op takes y as a plain array (saved, not an input of the graph)
+    [
+        ("autograd", "stable", ["y", "X"]),
+        ("autograd", "sigmoid_bce", ["y", "X"]),
+        ("module", "stable", ["y", "X"]),
+        ("module", "sigmoid_bce", ["y", "X"]),
+        ("scratch", "stable", ["y", "X"]),
+        ("scratch", "sigmoid_bce", ["X"]),
+    ],
+)
+def test_each_constant_input_is_named(variant, constants, loss, batch) -> None:
+    e = ex.explain(variant, *batch, loss=loss)
+    names = [edge.input for n in e.nodes for edge in n.edges if edge.target is None]
+    assert sorted(names) == sorted(constants)
+    assert names == constants
+    assert "X or y" not in e.to_text() and "X or y" not in e.to_dot()
+    assert f"{constants[0]}: a constant, no gradient" in e.to_text()
+
+
+def test_text_shows_torch_arguments_only_when_verbose(batch) -> None:
+    e = ex.explain("module", *batch)
+    nodes = {n.op: n for n in e.nodes}
+    assert nodes["BinaryCrossEntropyWithLogitsBackward0"].arguments == {"reduction": "1"}
+    assert nodes["AddmmBackward0"].arguments["mat1_sym_strides"] == "()"
+    assert "reduction" not in nodes["BinaryCrossEntropyWithLogitsBackward0"].saved
+    quiet, verbose = e.to_text(), e.to_text(verbose=True)
+    for internal in ("reduction = 1", "mat1_sym_strides = ()", "alpha = 1", "dim = -1"):
+        assert internal not in quiet and internal in verbose
+    assert "saved no tensor, only sizes and arguments" in quiet  # SqueezeBackward1
+    assert quiet.count("'args' are") == 0 and verbose.count("'args' are") == 1
+    assert "args  reduction = 1" in verbose and "mat1 = float32 (4, 2)" in quiet
+    # the scratch engine keeps arrays only: nothing to hide
+    s = ex.explain("scratch", *batch)
+    assert s.to_text() == s.to_text(verbose=True)
+
+
 def test_scratch_sums_the_two_branches_into_dz(batch) -> None:
-    e = inspect.explain("scratch", *batch, dtype="float64")
+    e = ex.explain("scratch", *batch, dtype="float64")
     z = next(n for n in e.nodes if n.produces == "z")
     shares = [edge.grad for n in e.nodes for edge in n.edges if edge.target == z.index]
     assert len(shares) == 2
@@ -150,7 +189,7 @@ def test_scratch_sums_the_two_branches_into_dz(batch) -> None:
     [("module", "BinaryCrossEntropyBackward0", 0), ("scratch", "bce", 1)],
 )
 def test_saturation_is_flagged_at_the_bce_node(variant, first, index) -> None:
-    e = inspect.explain(variant, X_SAT, Y_SAT, W_SAT, B_SAT, loss="sigmoid_bce")
+    e = ex.explain(variant, X_SAT, Y_SAT, W_SAT, B_SAT, loss="sigmoid_bce")
     bad = e.first_mismatch
     assert bad is not None and bad.op == first and bad.index == index
     assert all(n.ok for n in e.nodes[:index])
@@ -170,7 +209,7 @@ def test_saturation_is_flagged_at_the_bce_node(variant, first, index) -> None:
 
 @pytest.mark.parametrize("variant", GRAPH_VARIANTS)
 def test_the_stable_graph_survives_saturation(variant) -> None:
-    e = inspect.explain(variant, X_SAT, Y_SAT, W_SAT, B_SAT)
+    e = ex.explain(variant, X_SAT, Y_SAT, W_SAT, B_SAT)
     assert e.first_mismatch is None and e.saturated == [0]
     assert e.loss_graph == pytest.approx(e.loss_exact, rel=1e-6)
     assert "never forms log(p)" in e.to_text()
@@ -178,11 +217,11 @@ def test_the_stable_graph_survives_saturation(variant) -> None:
 
 def test_saturating_params_scale_to_the_requested_logit(batch) -> None:
     X, _, w, b = batch
-    w2, b2 = inspect.saturating_params(X, w, b, 25.0)
+    w2, b2 = ex.saturating_params(X, w, b, 25.0)
     assert np.max(np.abs(X @ w2 + b2)) == pytest.approx(25.0)
     np.testing.assert_allclose(w2 / w, b2 / b)
     with pytest.raises(ValueError, match=r"nonzero logit"):
-        inspect.saturating_params(X, np.zeros(2), 0.0)
+        ex.saturating_params(X, np.zeros(2), 0.0)
 
 
 BAD = [
@@ -200,13 +239,13 @@ def test_explain_rejects(kwargs, exc, match, batch) -> None:
     X, y, w, b = batch
     args = {"variant": "autograd", "X": X, "y": y, "w": w, "b": b, **kwargs}
     with pytest.raises(exc, match=match):
-        inspect.explain(
+        ex.explain(
             args.pop("variant"), args.pop("X"), args.pop("y"), args.pop("w"), args.pop("b"), **args
         )
 
 
 def test_renderings(batch, tmp_path) -> None:
-    e = inspect.explain("module", X_SAT, Y_SAT, W_SAT, B_SAT, loss="sigmoid_bce")
+    e = ex.explain("module", X_SAT, Y_SAT, W_SAT, B_SAT, loss="sigmoid_bce")
     d = json.loads(json.dumps(e.to_dict(), allow_nan=False))  # strict JSON
     assert d["agrees"] is False and d["first_mismatch"] == 0
     assert d["first_mismatch_op"] == "BinaryCrossEntropyBackward0"
@@ -229,22 +268,20 @@ def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
 
 def test_per_sample_gradients_are_residual_times_row(data) -> None:
     """vmap(grad(l_i)) = (p_i - y_i)[x_i, 1]; their mean is the batch gradient."""
-    G = inspect.per_sample_gradients(*data)
+    G = ex.per_sample_gradients(*data)
     assert G.shape == (25, 4)
-    np.testing.assert_allclose(
-        G, inspect.analytic_per_sample_gradients(*data), rtol=1e-12, atol=1e-15
-    )
+    np.testing.assert_allclose(G, ex.analytic_per_sample_gradients(*data), rtol=1e-12, atol=1e-15)
     gw, gb = ref.gradients(*data)
     np.testing.assert_allclose(G.mean(axis=0), [*gw, gb], rtol=1e-12, atol=1e-15)
-    G32 = inspect.per_sample_gradients(*data, dtype="float32")
+    G32 = ex.per_sample_gradients(*data, dtype="float32")
     np.testing.assert_allclose(G32, G, rtol=1e-5, atol=1e-6)
 
 
 def test_hessian_is_weighted_gram_matrix(data) -> None:
     """torch.func.hessian = X~^T diag(p (1 - p)) X~ / N with X~ = [X, 1], ordered (w..., b):
     symmetric, positive semi-definite, and equal to a finite difference of the gradient."""
-    H = inspect.hessian(*data)
-    Ha = inspect.analytic_hessian(*data)
+    H = ex.hessian(*data)
+    Ha = ex.analytic_hessian(*data)
     np.testing.assert_allclose(H, Ha, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(H, H.T, rtol=0, atol=1e-16)
     assert np.linalg.eigvalsh(H).min() >= -1e-15
@@ -256,38 +293,42 @@ def test_hessian_is_weighted_gram_matrix(data) -> None:
 
 def test_gradgradcheck_of_the_loss(data) -> None:
     X, y, w, b = data
-    L = inspect.loss_function(X[:6], y[:6])
+    L = ex.loss_function(X[:6], y[:6])
     theta = torch.tensor(np.append(w, b), dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(L, (theta,))
     assert torch.autograd.gradgradcheck(L, (theta,))
 
 
 def test_second_order_report(data) -> None:
-    r = inspect.second_order(*data)
+    r = ex.second_order(*data)
     assert r["per_sample_max_abs_diff"] < 1e-14 and r["hessian_max_abs_diff"] < 1e-14
-    assert "eigenvalues" in inspect.second_order_text(r)
+    assert "eigenvalues" in ex.second_order_text(r)
 
 
-def test_importing_inspect_loads_no_torch() -> None:
-    code = "import sys, lr_variants as lv, lr_variants.inspect; print('torch' in sys.modules)"
+def _run(code: str) -> str:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    return out.stdout.strip()
 
 
-def test_inspect_is_a_lazy_attribute_of_the_package() -> None:
-    code = "import lr_variants as lv; print(lv.inspect.explain.__name__)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "explain"
+def test_importing_explain_loads_no_torch() -> None:
+    assert _run("import sys, lr_variants.explain; print('torch' in sys.modules)") == "False"
+
+
+def test_explain_and_its_old_name_are_lazy_attributes_of_the_package() -> None:
+    code = (
+        "import sys, lr_variants as lv; print('lr_variants.explain' in sys.modules,"
+        " lv.explain.explain.__name__, lv.inspect is lv.explain)"
+    )
+    assert _run(code) == "False explain True"
 
 
 def test_scratch_explain_needs_no_torch() -> None:
     code = (
-        "import sys, numpy as np, lr_variants.inspect as i;"
-        " i.explain('scratch', [[1.0, 2.0]], [1.0], [0.5, -0.5], 0.1);"
+        "import sys, lr_variants.explain as x;"
+        " x.explain('scratch', [[1.0, 2.0]], [1.0], [0.5, -0.5], 0.1);"
         " print('torch' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert _run(code) == "False"
 
 
 # ---- the command ----

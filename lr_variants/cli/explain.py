@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from lr_variants import explain
 from lr_variants._validate import DTYPES, check_int, check_real
 from lr_variants.cli import _common as c
-from lr_variants.inspect import EXPLAINABLE
+from lr_variants.explain import EXPLAINABLE
 from lr_variants.registry import LOSSES, initial_params
 from lr_variants.training import batches
 
@@ -59,19 +60,22 @@ def add_parser(sub: Any) -> None:
     c.add_data_option(p)
     p.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show each node's non-tensor arguments (torch's reduction, strides, ...)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
-    from lr_variants import inspect
-
     if args.variant == "numpy":
         raise ValueError(
-            f"--variant must be one of {inspect.EXPLAINABLE}; got 'numpy', which computes its "
+            f"--variant must be one of {explain.EXPLAINABLE}; got 'numpy', which computes its "
             "gradient by hand and records no graph to explain"
         )
-    if args.variant not in inspect.EXPLAINABLE:
-        raise ValueError(f"--variant must be one of {inspect.EXPLAINABLE}; got {args.variant!r}")
+    if args.variant not in explain.EXPLAINABLE:
+        raise ValueError(f"--variant must be one of {explain.EXPLAINABLE}; got {args.variant!r}")
     rows = check_int(args.rows, "--rows", 1)
     dot = c.check_output_file(args.dot, "--dot") if args.dot is not None else None
     if args.saturate is not None:
@@ -88,9 +92,9 @@ def run(args: argparse.Namespace) -> None:
     b = b if args.b is None else args.b
     if args.saturate is not None:
         with np.errstate(all="ignore"):
-            w, b = inspect.saturating_params(X[idx], w, b, args.saturate)
+            w, b = explain.saturating_params(X[idx], w, b, args.saturate)
         _check_scaled(np.append(w, b), args)
-    e = inspect.explain(args.variant, X[idx], y[idx], w, b, loss=args.loss, dtype=args.dtype)
+    e = explain.explain(args.variant, X[idx], y[idx], w, b, loss=args.loss, dtype=args.dtype)
     settings = {
         "data": c.data_label(args),
         "rows": [int(i) for i in idx],
@@ -100,7 +104,7 @@ def run(args: argparse.Namespace) -> None:
         else f"initial_params(D, {args.seed})",
         "saturate": args.saturate,
     }
-    second = inspect.second_order(X[idx], y[idx], e.w, e.b) if args.second_order else None
+    second = explain.second_order(X[idx], y[idx], e.w, e.b) if args.second_order else None
     if dot is not None:
         try:
             with open(dot, "w") as f:
@@ -111,17 +115,17 @@ def run(args: argparse.Namespace) -> None:
         out = {"settings": settings, "explanation": e.to_dict()}
         if second is not None:
             out["second_order"] = second
-        c.emit_json(inspect.jsonable(out))
+        c.emit_json(explain.jsonable(out))
         return
     scaled = f", scaled so max |z| = {args.saturate:g}" if args.saturate is not None else ""
     c.emit(
         f"lr-variants explain: rows {settings['rows']} of {settings['data']} (the first batch "
         f"of seed {args.seed}); w, b: {settings['params']}{scaled}"
     )
-    c.emit(e.to_text())
+    c.emit(e.to_text(verbose=args.verbose))
     if second is not None:
         c.emit()
-        c.emit(inspect.second_order_text(second))
+        c.emit(explain.second_order_text(second))
 
 
 def _check_scaled(theta: Any, args: argparse.Namespace) -> None:
