@@ -2,7 +2,8 @@
 #   make demo   create .venv, install, run `lr-variants compare`
 #   make test   create .venv, install, run the test suite, the benchmarks as plain tests
 #               (--benchmark-disable), ruff and mypy (what .ci/run calls)
-#   make bench  the benchmark suite: bench/results/<time>.json, docs/benchmarks.md and .png
+#   make bench  the full benchmark suite: bench/results/<time>.json, then (a complete run only)
+#               docs/benchmarks.md and .png
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -28,7 +29,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
-	$(BIN)/lr-variants bench
+	OMP_NUM_THREADS=1 $(BIN)/python bench/report.py --publish
 
 lint: $(STAMP)
 	$(BIN)/ruff check lr_variants tests bench

@@ -1,9 +1,11 @@
-"""The reference article's training loop, as the article writes it: the baseline row.
+"""The reference article's training loop, the baseline row, from ``lr_variants.article``.
 
-``torch.manual_seed(42)``, a ``DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True)``,
-an ``nn.Module`` holding ``nn.Linear(2, 1)`` whose ``forward`` returns ``sigmoid(linear(x))``,
-``nn.BCELoss()`` and ``optim.SGD(lr=0.1)``; per batch ``zero_grad``, ``backward``, ``step``.
-The article also prints the loss every 10 epochs (a ``.item()`` per print); that is left out.
+The script is written once, in :mod:`lr_variants.article` (``torch.manual_seed(42)``, a
+``DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True)``, an ``nn.Module`` holding
+``nn.Linear(2, 1)`` whose ``forward`` returns ``sigmoid(linear(x))``, ``nn.BCELoss()`` and
+``optim.SGD(lr=0.1)``; per batch ``zero_grad``, ``backward``, ``step``); this module only times
+it. The article also prints the loss every 10 epochs (a ``.item()`` per print); that is left
+out of the timed loop.
 """
 
 from __future__ import annotations
@@ -12,90 +14,69 @@ import time
 from typing import Any
 
 import torch
-from torch import nn, optim
-from torch.utils.data import DataLoader, TensorDataset
 
+from lr_variants.article import (
+    article_accuracy,
+    article_model,
+    article_tensors,
+    article_train,
+    article_training,
+)
 
-class LogisticRegression(nn.Module):
-    def __init__(self, input_dim: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(input_dim, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.linear(x))
-
-
-def tensors(X: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """The article's tensors: float32 ``X`` and ``y`` as a column."""
-    return torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32).view(-1, 1)
-
-
-def train(
-    X: torch.Tensor, y: torch.Tensor, *, epochs: int = 100, batch_size: int = 32, lr: float = 0.1
-) -> nn.Module:
-    """The article's script from ``torch.manual_seed(42)`` to the end of training."""
-    torch.manual_seed(42)
-    dataloader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True)
-    model = LogisticRegression(X.shape[1])
-    criterion = nn.BCELoss()
-    optimizer = optim.SGD(model.parameters(), lr=lr)
-    for _epoch in range(epochs):
-        for batch_X, batch_y in dataloader:
-            outputs = model(batch_X)
-            loss = criterion(outputs, batch_y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return model
+tensors = article_tensors
+train = article_train
+accuracy = article_accuracy
 
 
 def train_phases(
     X: torch.Tensor, y: torch.Tensor, *, epochs: int = 100, batch_size: int = 32, lr: float = 0.1
-) -> tuple[nn.Module, dict[str, float]]:
-    """:func:`train` with a clock between the phases: batching (the DataLoader), forward
-    (model and loss), backward, update (``zero_grad`` and ``step``)."""
-    torch.manual_seed(42)
-    dataloader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True)
-    model = LogisticRegression(X.shape[1])
-    criterion = nn.BCELoss()
-    optimizer = optim.SGD(model.parameters(), lr=lr)
+) -> tuple[torch.nn.Module, dict[str, float]]:
+    """:func:`train` with the step timed in parts, as ``phases.py`` times the variants: per
+    batch, the ``DataLoader``'s ``next()`` (batching), then on the same batch
+    ``ArticleTraining.loss`` (forward), ``.backward`` (forward, ``zero_grad``, ``backward``)
+    and ``.step`` (the whole step, which alone changes the model). Returns the model and the
+    seconds of batching, forward, backward (= backward call - loss call) and update (= step
+    call - backward call), summed over the steps."""
+    run = article_training(X, y, batch_size=batch_size, lr=lr)
     clock = time.perf_counter
-    spent = dict.fromkeys(("batching", "forward", "backward", "update"), 0.0)
+    batching = forward = backward = step = 0.0
     for _epoch in range(epochs):
-        batches = iter(dataloader)
+        batches = iter(run.dataloader)
         while True:
             t0 = clock()
             try:
                 batch_X, batch_y = next(batches)
             except StopIteration:
-                spent["batching"] += clock() - t0
+                batching += clock() - t0
                 break
             t1 = clock()
-            loss = criterion(model(batch_X), batch_y)
+            run.loss(batch_X, batch_y)
             t2 = clock()
-            optimizer.zero_grad()
-            loss.backward()
+            run.backward(batch_X, batch_y)
             t3 = clock()
-            optimizer.step()
+            run.step(batch_X, batch_y)
             t4 = clock()
-            spent["batching"] += t1 - t0
-            spent["forward"] += t2 - t1
-            spent["backward"] += t3 - t2
-            spent["update"] += t4 - t3
-    return model, spent
+            batching += t1 - t0
+            forward += t2 - t1
+            backward += t3 - t2
+            step += t4 - t3
+    spent = {
+        "batching": batching,
+        "forward": forward,
+        "backward": backward - forward,
+        "update": step - backward,
+        "readback": 0.0,  # the article reads no loss back inside its loop (it prints a few)
+    }
+    return run.model, spent
 
 
-def initial_model(n_features: int) -> nn.Module:
+def initial_model(n_features: int) -> torch.nn.Module:
     """The article's model before training (what ``torch.manual_seed(42)`` gives)."""
     torch.manual_seed(42)
-    return LogisticRegression(n_features)
+    return article_model(n_features)
 
 
-def loss(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
+def loss(model: Any, X: torch.Tensor, y: torch.Tensor) -> float:
+    """The article's loss, ``nn.BCELoss()`` of ``model(X)``, on all of ``(X, y)``."""
     with torch.no_grad():
-        return float(nn.BCELoss()(model(X), y))
-
-
-def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
-    with torch.no_grad():
-        return float(((model(X) > 0.5).float() == y).float().mean())
+        return float(torch.nn.BCELoss()(model(X), y))

@@ -28,3 +28,16 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
     machine_info.get("cpu", {}).pop("flags", None)  # 100+ CPU flags: keep the JSON small
     machine_info["lr_variants"] = wl.machine()
     machine_info["lr_variants"]["quick_sizes"] = wl.quick(config)
+
+
+_FAILED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed:
+        _FAILED.append(report.nodeid)
+
+
+def pytest_benchmark_update_json(config: Any, benchmarks: Any, output_json: dict[str, Any]) -> None:
+    # the report publishes only a run in which every test passed (bench/report.py)
+    output_json["lr_variants"] = {"failed": sorted(set(_FAILED))}

@@ -1,7 +1,8 @@
 """This machine's memory read bandwidth, measured in the same run as the ``full`` workload.
 
 The ``full`` workload's X (1,000,000 x 100 float32, 400 MB; far larger than any cache) is read
-once, with the BLAS NumPy uses and its threads (all cores), two ways:
+once, with the BLAS NumPy uses and its threads (all cores, or what ``OMP_NUM_THREADS`` allows:
+one under ``make bench``), two ways:
 
 - ``sdot``: ``np.dot(x, x)`` on X as one 400 MB vector (each element is loaded once);
 - ``gemv``: ``X @ v`` on a column-major copy of X, the access pattern of a full-batch step.

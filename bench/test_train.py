@@ -1,4 +1,4 @@
-"""Training time of every variant x device x dtype on the three workloads (``workloads.py``).
+"""Training time of every variant x impl x device x dtype on the three workloads (``workloads.py``).
 
 The timed function is what a user calls: ``lv.create(...)`` then ``lv.train(...)`` on data made
 beforehand (validation and conversion of the data are inside ``train``, and timed). The baseline
@@ -10,6 +10,10 @@ bandwidth is computed, and the process's CPU time in ``extra_info["cpu_s"]`` (wi
 the time the run itself spent on a core, whatever else the machine runs). After timing, each
 result is checked: finite, and the same parameters as the NumPy variant in float64 on the same
 batches (the variants share one trajectory).
+
+Every implementation a variant offers (``lv.impls``: ``"textbook"``, and ``"fast"`` where a tuned
+twin exists) is a row of its own, so each tuned form's gain shows beside its textbook recipe in
+the same run.
 """
 
 from __future__ import annotations
@@ -44,13 +48,16 @@ def _cases() -> Iterator[Any]:
             for device in DEVICES:
                 names = ("article", *lv.VARIANTS) if dtype == "float32" else lv.VARIANTS
                 for variant in names:
-                    yield pytest.param(
-                        workload,
-                        variant,
-                        device,
-                        dtype,
-                        id=f"{workload}-{variant}-{device}-{dtype}",
-                    )
+                    for impl in ("-",) if variant == "article" else lv.impls(variant):
+                        name = variant if variant == "article" else f"{variant}-{impl}"
+                        yield pytest.param(
+                            workload,
+                            variant,
+                            impl,
+                            device,
+                            dtype,
+                            id=f"{workload}-{name}-{device}-{dtype}",
+                        )
 
 
 def skip_if_unavailable(variant: str, device: str) -> None:
@@ -76,12 +83,13 @@ def reference(work: wl.Workload) -> np.ndarray:
     return np.append(w, b)
 
 
-@pytest.mark.parametrize(("workload", "variant", "device", "dtype"), list(_cases()))
+@pytest.mark.parametrize(("workload", "variant", "impl", "device", "dtype"), list(_cases()))
 def test_train(
     benchmark: Any,
     sizes: dict[str, wl.Workload],
     workload: str,
     variant: str,
+    impl: str,
     device: str,
     dtype: str,
 ) -> None:
@@ -103,10 +111,13 @@ def test_train(
 
     else:
         ref = reference(work)  # before timing, outside it
-        lv.train(lv.create(variant, work.d, dtype=dtype, device=device), X[:64], y[:64], epochs=1)
+        warm = lv.create(variant, work.d, dtype=dtype, device=device, impl=impl)
+        lv.train(warm, X[:64], y[:64], epochs=1)  # imports and first-call costs, untimed
 
         def run() -> Any:
-            model = lv.create(variant, work.d, lr=work.lr, dtype=dtype, device=device, seed=SEED)
+            model = lv.create(
+                variant, work.d, lr=work.lr, dtype=dtype, device=device, seed=SEED, impl=impl
+            )
             history = lv.train(
                 model, X, y, epochs=work.epochs, batch_size=work.batch_size, seed=SEED
             )
@@ -127,7 +138,8 @@ def test_train(
         threads = wl.thread_info()
         result = benchmark.pedantic(timed, rounds=rounds, warmup_rounds=warmup, iterations=1)
 
-    info: dict[str, Any] = {**work.info(), "variant": variant, "device": device, "dtype": dtype}
+    info: dict[str, Any] = {**work.info(), "variant": variant, "impl": impl}
+    info.update(device=device, dtype=dtype)
     info.update(threads)
     info["x_bytes"] = work.n * work.d * np.dtype(dtype).itemsize
     info["cpu_s"] = cpu[-rounds:]
@@ -145,11 +157,13 @@ def test_train(
         assert np.isfinite(params).all(), f"{variant}: parameters not finite: {params}"
         diff = float(np.max(np.abs(params - ref)))
         tol = TOLERANCE.get((workload, dtype), 1e-9)
-        assert diff <= tol, f"{variant} {dtype}: max |params - float64 numpy| = {diff:.3g} > {tol}"
+        assert diff <= tol, (
+            f"{variant} {impl} {dtype}: max |params - float64 numpy| = {diff:.3g} > {tol}"
+        )
         info["max_abs_param_diff_vs_numpy64"] = diff
         info["loop_s"] = loops[-work.rounds :] if len(loops) > work.rounds else loops
         if workload == "article":
             acc = lv.accuracy(result, X, y)
-            assert acc >= 0.99 or work.epochs < 100, f"{variant}: accuracy {acc}"
+            assert acc >= 0.99 or work.epochs < 100, f"{variant} {impl}: accuracy {acc}"
             info["accuracy"] = acc
     benchmark.extra_info.update(info)

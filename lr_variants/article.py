@@ -22,15 +22,20 @@ functions, so importing this module does not load it.
 
 :func:`run_article_script` runs the article's script itself (its ``DataLoader``, ``nn.Module``,
 ``nn.BCELoss`` and ``torch.optim.SGD``), the reference that ``lr-variants compare --article``
-and ``tests/test_article_run.py`` hold every variant against (``docs/article.md``).
+and ``tests/test_article_run.py`` hold every variant against (``docs/article.md``). Its pieces
+are public so that other tools (the benchmarks' baseline) run the same code: the tensors
+(:func:`article_tensors`), the model (:func:`article_model`), the set-up and the loop's step
+(:func:`article_training`, :class:`ArticleTraining`), the training without prints
+(:func:`article_train`) and the evaluation (:func:`article_accuracy`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -127,6 +132,139 @@ class ArticleRun:
     lines: list[str]
 
 
+def article_tensors(X: npt.ArrayLike, y: npt.ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
+    """The article's tensors: ``X`` as float32 and ``y`` as a float32 column ``(N, 1)``."""
+    import torch
+
+    return (
+        torch.tensor(X, dtype=torch.float32),
+        torch.tensor(y, dtype=torch.float32).view(-1, 1),
+    )
+
+
+@functools.cache
+def _article_module() -> type[torch.nn.Module]:
+    import torch
+    from torch import nn
+
+    class LogisticRegression(nn.Module):
+        """The article's model: ``sigmoid(linear(x))`` with ``linear = nn.Linear(input_dim, 1)``."""
+
+        def __init__(self, input_dim: int) -> None:
+            super().__init__()
+            self.linear = nn.Linear(input_dim, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(self.linear(x))
+
+    return LogisticRegression
+
+
+def article_model(n_features: int) -> torch.nn.Module:
+    """A new instance of the article's ``nn.Module``, ``LogisticRegression(n_features)``: an
+    ``nn.Linear(n_features, 1)`` (initialized from torch's global generator, as the article
+    does) whose ``forward`` returns ``sigmoid(linear(x))``, a float32 ``(N, 1)`` column."""
+    return _article_module()(check_int(n_features, "n_features", 1))
+
+
+@dataclass
+class ArticleTraining:
+    """The objects of the article's training loop, and its step split where a clock can go.
+
+    ``dataloader`` is ``DataLoader(TensorDataset(X, y), batch_size, shuffle=True)``, ``model``
+    the :func:`article_model`, ``criterion`` ``nn.BCELoss()`` and ``optimizer``
+    ``optim.SGD(model.parameters(), lr=lr)``; :func:`article_training` makes them as the
+    article does. :meth:`step` is the body of the article's loop, :meth:`epoch` one pass over
+    the ``DataLoader``; :meth:`loss` and :meth:`backward` are its first parts alone (for
+    timing them).
+    """
+
+    dataloader: Any
+    model: torch.nn.Module
+    criterion: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+
+    def loss(self, batch_X: torch.Tensor, batch_y: torch.Tensor) -> torch.Tensor:
+        """Forward: ``criterion(model(batch_X), batch_y)``; nothing is changed."""
+        outputs = self.model(batch_X)
+        loss: torch.Tensor = self.criterion(outputs, batch_y)
+        return loss
+
+    def backward(self, batch_X: torch.Tensor, batch_y: torch.Tensor) -> torch.Tensor:
+        """Forward, ``optimizer.zero_grad()`` and ``loss.backward()``: the step without the
+        update (the gradients are left in each parameter's ``.grad``). Returns the loss."""
+        loss = self.loss(batch_X, batch_y)
+        self.optimizer.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
+        return loss
+
+    def step(self, batch_X: torch.Tensor, batch_y: torch.Tensor) -> torch.Tensor:
+        """One step of the article's loop: forward, ``zero_grad()``, ``backward()``,
+        ``optimizer.step()``. Returns the batch's loss (before the update)."""
+        loss = self.backward(batch_X, batch_y)
+        self.optimizer.step()
+        return loss
+
+    def epoch(self) -> torch.Tensor | None:
+        """One pass over the ``DataLoader``, a :meth:`step` per batch; returns the last batch's
+        loss (``None`` for an empty ``DataLoader``)."""
+        loss = None
+        for batch_X, batch_y in self.dataloader:
+            loss = self.step(batch_X, batch_y)
+        return loss
+
+
+def article_training(
+    X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 32, lr: float = 0.1, seed: int = 42
+) -> ArticleTraining:
+    """The article's set-up on its tensors (:func:`article_tensors`): ``torch.manual_seed(seed)``
+    (torch's global generator, as the article does), the shuffling ``DataLoader``, the model,
+    ``nn.BCELoss()`` and ``optim.SGD(lr=lr)``, in the article's order."""
+    batch_size = check_int(batch_size, "batch_size", 1)
+    lr = check_real(lr, "lr", minimum=0.0, strict=True)
+    _generator(seed)  # validates seed
+
+    import torch
+    from torch import nn, optim
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(seed)
+    dataloader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True)
+    model = article_model(X.shape[1])
+    criterion = nn.BCELoss()
+    optimizer = optim.SGD(model.parameters(), lr=lr)
+    return ArticleTraining(dataloader, model, criterion, optimizer)
+
+
+def article_train(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int = 100,
+    batch_size: int = 32,
+    lr: float = 0.1,
+    seed: int = 42,
+) -> torch.nn.Module:
+    """The article's training, from ``torch.manual_seed(seed)`` to the last step, without its
+    prints: :func:`article_training`, then ``epochs`` :meth:`ArticleTraining.epoch`. Returns
+    the trained model."""
+    epochs = check_int(epochs, "epochs", 0)
+    run = article_training(X, y, batch_size=batch_size, lr=lr, seed=seed)
+    for _ in range(epochs):
+        run.epoch()
+    return run.model
+
+
+def article_accuracy(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
+    """The article's evaluation: the share of rows where ``model(X) > 0.5`` equals ``y``."""
+    import torch
+
+    with torch.no_grad():
+        outputs = model(X)
+        predicted = (outputs > 0.5).float()
+        return float((predicted == y).float().mean().item())
+
+
 def run_article_script(
     epochs: int = 100,
     seed: int = 42,
@@ -139,11 +277,13 @@ def run_article_script(
 
     The script, as the article writes it (only the constants are arguments): the data
     ``two_blobs(500, 42)`` (``np.random.seed(42)`` + ``randn``) as float32 tensors, ``y`` as a
-    column; ``torch.manual_seed(seed)``; ``DataLoader(TensorDataset(X, y),
-    batch_size=batch_size, shuffle=True)``; an ``nn.Module`` holding ``nn.Linear(2, 1)`` whose
-    ``forward`` is ``sigmoid(linear(x))``; ``nn.BCELoss()``; ``optim.SGD(model.parameters(),
-    lr=lr)``; ``epochs`` epochs of ``zero_grad`` / ``backward`` / ``step``, printing the last
-    batch's loss every 10th epoch; then the accuracy of ``outputs > 0.5`` on all of ``X``.
+    column (:func:`article_tensors`); ``torch.manual_seed(seed)``; ``DataLoader(TensorDataset(X,
+    y), batch_size=batch_size, shuffle=True)``; an ``nn.Module`` holding ``nn.Linear(2, 1)``
+    whose ``forward`` is ``sigmoid(linear(x))`` (:func:`article_model`); ``nn.BCELoss()``;
+    ``optim.SGD(model.parameters(), lr=lr)`` (:func:`article_training`); ``epochs`` epochs of
+    ``zero_grad`` / ``backward`` / ``step`` (:meth:`ArticleTraining.epoch`), printing the last
+    batch's loss every 10th epoch; then the accuracy of ``outputs > 0.5`` on all of ``X``
+    (:func:`article_accuracy`).
 
     It runs inside ``torch.random.fork_rng``, so torch's global generator is the same after
     the call as before. ``echo=True`` also prints the lines as the script does.
@@ -154,16 +294,6 @@ def run_article_script(
     _generator(seed)  # validates seed before any work
 
     import torch
-    from torch import nn, optim
-    from torch.utils.data import DataLoader, TensorDataset
-
-    class LogisticRegression(nn.Module):
-        def __init__(self, input_dim: int) -> None:
-            super().__init__()
-            self.linear = nn.Linear(input_dim, 1)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.sigmoid(self.linear(x))
 
     X_np, y_np = two_blobs(500, 42)
     lines: list[str] = []
@@ -175,33 +305,21 @@ def run_article_script(
             print(line)
 
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        X = torch.tensor(X_np, dtype=torch.float32)
-        y = torch.tensor(y_np, dtype=torch.float32).view(-1, 1)
-        dataloader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True)
-        model = LogisticRegression(2)
-        criterion = nn.BCELoss()
-        optimizer = optim.SGD(model.parameters(), lr=lr)
+        X, y = article_tensors(X_np, y_np)
+        run = article_training(X, y, batch_size=batch_size, lr=lr, seed=seed)
         for epoch in range(epochs):
-            for batch_X, batch_y in dataloader:
-                outputs = model(batch_X)
-                loss = criterion(outputs, batch_y)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            if (epoch + 1) % 10 == 0:
+            loss = run.epoch()
+            if (epoch + 1) % 10 == 0 and loss is not None:
                 printed.append(loss.item())
                 emit(f"Epoch [{epoch + 1}/{epochs}], Loss: {loss.item():.4f}")
-        with torch.no_grad():
-            outputs = model(X)
-            predicted = (outputs > 0.5).float()
-            accuracy = (predicted == y).float().mean()
-            emit(f"Accuracy: {accuracy.item():.4f}")
+        accuracy = article_accuracy(run.model, X, y)
+        emit(f"Accuracy: {accuracy:.4f}")
+    params = dict(run.model.named_parameters())
     return ArticleRun(
         epochs=list(range(10, epochs + 1, 10)),
         losses=np.array(printed, dtype=np.float64),
-        w=model.linear.weight.detach()[0].double().numpy().copy(),
-        b=float(model.linear.bias.detach()[0]),
-        accuracy=float(accuracy.item()),
+        w=params["linear.weight"].detach()[0].double().numpy().copy(),
+        b=float(params["linear.bias"].detach()[0]),
+        accuracy=accuracy,
         lines=lines,
     )
