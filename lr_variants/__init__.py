@@ -22,7 +22,16 @@ from lr_variants._sgd import SGDOptions
 from lr_variants.compare import compare
 from lr_variants.data import load_data, two_blobs
 from lr_variants.io import load
-from lr_variants.registry import IMPLS, VARIANTS, create, impls, initial_params
+from lr_variants.registry import (
+    IMPLS,
+    VARIANTS,
+    create,
+    from_gradient,
+    impls,
+    initial_params,
+    register_variant,
+    variants,
+)
 from lr_variants.solver import SeparationError, Solution, solve
 from lr_variants.training import History, accuracy, batch_plan, batches, train
 
@@ -39,13 +48,16 @@ __all__ = [
     "batches",
     "compare",
     "create",
+    "from_gradient",
     "impls",
     "initial_params",
     "load",
     "load_data",
+    "register_variant",
     "solve",
     "train",
     "two_blobs",
+    "variants",
 ]
 
 

@@ -15,8 +15,10 @@ test suite and timed beside it by the benchmarks.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any
 
 import numpy as np
@@ -36,20 +38,23 @@ INITS: tuple[str, ...] = ("uniform", "article")
 class VariantSpec:
     """How to make one variant.
 
-    ``factories`` maps each implementation (``"textbook"``, ``"fast"``) to ``"module:attribute"``
-    of its factory, imported on first use; ``devices`` are the device types it runs on
-    (``"cpu"`` only: it never imports torch); ``options`` are the extra keyword options it
-    accepts, each with its allowed values, the first being the default.
+    ``factories`` maps each implementation (``"textbook"``, ``"fast"``) to its factory, or to
+    ``"module:attribute"`` naming it (imported on first use); ``devices`` are the device types
+    it runs on (``"cpu"`` only: it never imports torch); ``options`` are the extra keyword
+    options it accepts, each with its allowed values, the first being the default.
     """
 
     name: str
-    factories: dict[str, str]
+    factories: dict[str, str | Callable[..., Any]]
     devices: tuple[str, ...] = ("cpu", "cuda")
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def factory(self, impl: str) -> Callable[..., Any]:
-        module, attr = self.factories[impl].split(":")
-        made: Callable[..., Any] = getattr(importlib.import_module(module), attr)
+        made = self.factories[impl]
+        if isinstance(made, str):
+            module, attr = made.split(":")
+            made = getattr(importlib.import_module(module), attr)
+        assert callable(made)
         return made
 
 
@@ -59,18 +64,18 @@ _BUILTIN: dict[str, VariantSpec] = {
         VariantSpec(
             "numpy",
             {
-                "textbook": "lr_variants.variants.numpy:NumpyLogisticRegression",
+                "textbook": "lr_variants.textbook.numpy:NumpyLogisticRegression",
                 "fast": "lr_variants.tuned.numpy_fast:FastNumpyLogisticRegression",
             },
             devices=("cpu",),
         ),
         VariantSpec(
-            "autograd", {"textbook": "lr_variants.variants.autograd:AutogradLogisticRegression"}
+            "autograd", {"textbook": "lr_variants.textbook.autograd:AutogradLogisticRegression"}
         ),
         VariantSpec(
             "module",
             {
-                "textbook": "lr_variants.variants.module:ModuleLogisticRegression",
+                "textbook": "lr_variants.textbook.module:ModuleLogisticRegression",
                 "fast": "lr_variants.tuned.module_fast:fast_module",
             },
             options={"loss": LOSSES, "sgd_impl": SGD_IMPLS},
@@ -78,23 +83,126 @@ _BUILTIN: dict[str, VariantSpec] = {
         VariantSpec(
             "torch_manual",
             {
-                "textbook": "lr_variants.variants.torch_manual:TorchManualLogisticRegression",
+                "textbook": "lr_variants.textbook.torch_manual:TorchManualLogisticRegression",
                 "fast": "lr_variants.tuned.torch_manual_fast:FastTorchManualLogisticRegression",
             },
         ),
         VariantSpec(
             "scratch",
-            {"textbook": "lr_variants.variants.scratch:ScratchLogisticRegression"},
+            {"textbook": "lr_variants.textbook.scratch:ScratchLogisticRegression"},
             devices=("cpu",),
         ),
     )
 }
 
 
+# variants registered in this process (register_variant, from_gradient) or by installed
+# packages (the entry-point group below, read once, on first use)
+_REGISTERED: dict[str, VariantSpec] = {}
+ENTRY_POINT_GROUP = "lr_variants.textbook"
+_discovered = False
+
+
+def register_variant(
+    name: str, factory: Callable[..., Any], *, devices: tuple[str, ...] = ("cpu",)
+) -> str:
+    """Register ``factory`` as variant ``name``, usable wherever a built-in name is (``create``,
+    ``train``, ``compare``, the estimator, ``save``/``load`` in this process); returns ``name``.
+
+    ``factory(w, b, *, sgd, dtype, device)`` gets float64 initial parameters ``w`` (shape
+    ``(D,)``) and ``b`` (a float), the :class:`~lr_variants.SGDOptions`, the dtype name and a
+    device string, and returns an object implementing :class:`lr_variants.protocol.Variant`
+    (it may own its update, as the module variant does). ``devices``: the device types it runs
+    on, from ``("cpu", "cuda")``. Registering a name again replaces the earlier registration;
+    a built-in name, or a name that is not a Python identifier, is a ``ValueError``.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string; got {type(name).__name__}")
+    if not name.isidentifier():
+        raise ValueError(f"name must be a Python identifier such as 'my_variant'; got {name!r}")
+    if name in _BUILTIN:
+        raise ValueError(f"name must not be a built-in variant {VARIANTS}; got {name!r}")
+    if not callable(factory):
+        raise TypeError(f"factory must be callable; got {type(factory).__name__}")
+    if isinstance(devices, str) or not isinstance(devices, tuple | list):
+        raise TypeError(f"devices must be a tuple such as ('cpu',); got {devices!r}")
+    if not devices or any(d not in ("cpu", "cuda") for d in devices):
+        raise ValueError(f"devices must be drawn from ('cpu', 'cuda'); got {tuple(devices)!r}")
+    _REGISTERED[name] = VariantSpec(name, {"textbook": factory}, devices=tuple(devices))
+    return name
+
+
+def from_gradient(fn: Callable[..., Any], name: str) -> str:
+    """Register a loss-and-gradient function as variant ``name``; returns ``name``.
+
+    ``fn(w, b, X, y, sample_weight)`` receives NumPy arrays in the model's dtype (``w`` shape
+    ``(D,)``, ``b`` a 0-d array, ``X`` shape ``(N, D)``, ``y`` shape ``(N,)``, ``sample_weight``
+    shape ``(N,)`` or ``None``) and returns ``(loss, grad_w, grad_b)``: the mean binary
+    cross-entropy (the weighted mean ``sum(s l) / sum(s)`` with weights) and its gradient. The
+    updates are the library's ``torch.optim.SGD`` rule, so every SGD option works
+    (:mod:`lr_variants._gradient`). CPU only; no torch needed.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable; got {type(fn).__name__}")
+    from lr_variants._gradient import GradientFunctionVariant
+
+    def factory(w: F64, b: float, **options: Any) -> Any:
+        return GradientFunctionVariant(w, b, fn=fn, name=name, **options)
+
+    return register_variant(name, factory, devices=("cpu",))
+
+
+def _is_factory(obj: Callable[..., Any]) -> bool:
+    """A variant factory takes keyword ``sgd``; a gradient function takes five positionals."""
+    try:
+        return "sgd" in inspect.signature(obj).parameters
+    except (TypeError, ValueError):  # no signature to read (a builtin): call it a factory
+        return True
+
+
+def _discover() -> None:
+    """Register the variants installed packages declare in the entry-point group
+    ``lr_variants.textbook`` (name = variant name, value = a factory or a gradient function);
+    once per process, never at ``import lr_variants``. A broken entry point is skipped here
+    and reported when its name is asked for."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _BUILTIN or ep.name in _REGISTERED:
+            continue  # a registration in this process wins over an installed one
+        try:
+            obj = ep.load()
+            if _is_factory(obj):
+                register_variant(ep.name, obj)
+            else:
+                from_gradient(obj, ep.name)
+        except Exception as exc:  # a third party's import error must not break the library
+            _BROKEN[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
+
+
+_BROKEN: dict[str, str] = {}
+
+
+def variants() -> tuple[str, ...]:
+    """Every available variant name: the built-ins (:data:`VARIANTS`), then the registered
+    ones (this process's, then installed packages')."""
+    _discover()
+    return VARIANTS + tuple(_REGISTERED)
+
+
 def spec(name: str) -> VariantSpec:
-    """The :class:`VariantSpec` of variant ``name``."""
-    check_choice(name, "name", VARIANTS)
-    return _BUILTIN[name]
+    """The :class:`VariantSpec` of variant ``name`` (built-in or registered)."""
+    if isinstance(name, str) and name in _BUILTIN:
+        return _BUILTIN[name]
+    _discover()
+    if isinstance(name, str) and name in _BROKEN:
+        raise ValueError(f"variant {name!r} is installed but failed to load: {_BROKEN[name]}")
+    if isinstance(name, str) and name in _REGISTERED:
+        return _REGISTERED[name]
+    check_choice(name, "name", variants())
+    raise AssertionError("unreachable: check_choice raised")
 
 
 def impls(name: str) -> tuple[str, ...]:
@@ -144,7 +252,7 @@ def create(
     init: str = "uniform",
     impl: str = "textbook",
 ) -> Model:
-    """A new model of variant ``name`` (one of :data:`VARIANTS`) for ``n_features`` features.
+    """A new model of variant ``name`` (one of :func:`variants`) for ``n_features`` features.
 
     ``dtype`` is ``"float32"`` or ``"float64"``; ``device`` a torch device string (``"cpu"``,
     ``"cuda"``, ``"cuda:1"``; the numpy and scratch variants run only on ``"cpu"``); ``seed``

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from lr_variants._validate import F64
-from lr_variants.variants.module import ModuleLogisticRegression
+from lr_variants.textbook.module import ModuleLogisticRegression
 
 # torch.optim's methods under their torch.compile wrappers (see EagerSGD)
 _add_param_group = inspect.unwrap(torch.optim.Optimizer.add_param_group)
@@ -48,5 +48,5 @@ class EagerSGD(torch.optim.SGD):
 
 def fast_module(w: F64, b: float, **options: Any) -> ModuleLogisticRegression:
     """The module variant with :class:`EagerSGD` as its optimizer (``options`` as for
-    :class:`~lr_variants.variants.module.ModuleLogisticRegression`)."""
+    :class:`~lr_variants.textbook.module.ModuleLogisticRegression`)."""
     return ModuleLogisticRegression(w, b, optimizer_class=EagerSGD, **options)

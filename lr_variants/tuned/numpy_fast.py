@@ -38,7 +38,7 @@ import numpy as np
 from lr_variants._backends import NumpyArrays
 from lr_variants._sgd import SGD, SGDOptions
 from lr_variants._validate import F64
-from lr_variants.variants.numpy import sigmoid
+from lr_variants.textbook.numpy import sigmoid
 
 # rows above which a batch takes the large-batch paths (einsum, vectorized softplus, a pairwise
 # sum); below it, one call costs less than several

@@ -1,0 +1,95 @@
+"""A variant made from a loss-and-gradient function (:func:`lr_variants.from_gradient`).
+
+The function ``fn(w, b, X, y, sample_weight) -> (loss, grad_w, grad_b)`` is the whole variant:
+it receives NumPy arrays in the model's dtype (copies: it cannot change the model's state) and
+returns ``L`` and ``(dL/dw, dL/db)``; the update is the library's ``torch.optim.SGD`` rule
+(:class:`lr_variants._sgd.SGD`), so every SGD option works. ``sample_weight`` is ``None`` or the
+batch's weights normalized to sum to 1 (``u``): the weighted mean ``sum(u l)`` is the same as
+``sum(s l) / sum(s)``. NumPy only: no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from lr_variants._backends import NumpyArrays
+from lr_variants._sgd import SGD, SGDOptions
+from lr_variants._validate import F64
+
+GradientFunction = Callable[..., tuple[Any, Any, Any]]
+
+
+class GradientFunctionVariant:
+    """Arrays ``w`` (shape ``(D,)``) and ``b`` (shape ``()``); loss and gradient from ``fn``."""
+
+    def __init__(
+        self,
+        w: F64,
+        b: float,
+        *,
+        fn: GradientFunction,
+        name: str,
+        sgd: SGDOptions,
+        dtype: str,
+        device: str = "cpu",
+    ) -> None:
+        self.fn, self.name = fn, name
+        self.arrays = NumpyArrays(dtype)
+        self.w = np.array(w, dtype=self.arrays.dtype)
+        self.b = np.array(b, dtype=self.arrays.dtype)
+        self.optimizer = SGD(sgd, self.arrays)
+
+    def get_params(self) -> tuple[F64, float]:
+        return self.w.astype(np.float64), float(self.b)
+
+    def set_params(self, w: F64, b: float) -> None:
+        self.w[...] = w
+        self.b[...] = b
+
+    def probabilities(self, X: np.ndarray) -> F64:
+        z = (X @ self.w + self.b).astype(np.float64)
+        e = np.exp(-np.abs(z))
+        p: F64 = np.where(z >= 0, 1.0, e) / (1.0 + e)
+        return p
+
+    def loss(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
+        return self._call(X, y, u)[0]
+
+    def gradients(
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None
+    ) -> tuple[F64, float]:
+        _, gw, gb = self._call(X, y, u)
+        return gw.astype(np.float64), float(gb)
+
+    def step(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
+        loss, gw, gb = self._call(X, y, u)
+        self.optimizer.step([self.w, self.b], [gw, gb])
+        return loss
+
+    def _call(
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None
+    ) -> tuple[Any, np.ndarray, np.ndarray]:
+        """``fn`` on copies, its results checked and cast to the model's dtype."""
+        dtype = self.arrays.dtype
+        out = self.fn(self.w.copy(), self.b.copy(), X, y, u)
+        if not isinstance(out, tuple) or len(out) != 3:
+            raise TypeError(
+                f"the gradient function of variant {self.name!r} must return (loss, grad_w, "
+                f"grad_b); got {type(out).__name__}"
+            )
+        loss, gw, gb = (np.asarray(v) for v in out)
+        for what, value, shape in (("loss", loss, ()), ("grad_w", gw, self.w.shape)):
+            if value.shape != shape or value.dtype.kind not in "iuf":
+                raise ValueError(
+                    f"the gradient function of variant {self.name!r} must return {what} as "
+                    f"real numbers of shape {shape}; got {value.dtype} of shape {value.shape}"
+                )
+        if gb.size != 1 or gb.dtype.kind not in "iuf":
+            raise ValueError(
+                f"the gradient function of variant {self.name!r} must return grad_b as one real "
+                f"number; got {gb.dtype} of shape {gb.shape}"
+            )
+        return loss.astype(dtype), gw.astype(dtype), gb.reshape(()).astype(dtype)
