@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from lr_variants._backends import NumpyArrays
-from lr_variants._sgd import SGD, SGDOptions
+from lr_variants._sgd import SGDOptions
 from lr_variants._validate import F64
+from lr_variants.textbook.numpy import NumpyLogisticRegression
 
 GradientFunction = Callable[..., tuple[Any, Any, Any]]
 
@@ -37,23 +37,11 @@ class GradientFunctionVariant:
         device: str = "cpu",
     ) -> None:
         self.fn, self.name = fn, name
-        self.arrays = NumpyArrays(dtype)
-        self.w = np.array(w, dtype=self.arrays.dtype)
-        self.b = np.array(b, dtype=self.arrays.dtype)
-        self.optimizer = SGD(sgd, self.arrays)
-
-    def get_params(self) -> tuple[F64, float]:
-        return self.w.astype(np.float64), float(self.b)
-
-    def set_params(self, w: F64, b: float) -> None:
-        self.w[...] = w
-        self.b[...] = b
-
-    def probabilities(self, X: np.ndarray) -> F64:
-        z = (X @ self.w + self.b).astype(np.float64)
-        e = np.exp(-np.abs(z))
-        p: F64 = np.where(z >= 0, 1.0, e) / (1.0 + e)
-        return p
+        # parameters, probabilities and the SGD rule are the textbook numpy variant's
+        base = NumpyLogisticRegression(w, b, sgd=sgd, dtype=dtype)
+        self.arrays, self.optimizer, self.w, self.b = base.arrays, base.optimizer, base.w, base.b
+        self.get_params, self.set_params = base.get_params, base.set_params
+        self.probabilities = base.probabilities
 
     def loss(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
         return self._call(X, y, u)[0]

@@ -21,6 +21,7 @@ tensors (under ``torch.no_grad()`` where they require grad).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,45 +49,40 @@ class SGDOptions:
         return not (self.momentum or self.weight_decay or self.maximize)
 
 
-def check_sgd_options(
-    *,
-    lr: Any,
-    momentum: Any = 0.0,
-    dampening: Any = 0.0,
-    nesterov: Any = False,
-    weight_decay: Any = 0.0,
-    maximize: Any = False,
-    decay_bias: Any = False,
-    dtype: str = "float64",
-) -> SGDOptions:
+def check_sgd_options(dtype: str = "float64", **options: Any) -> SGDOptions:
     """Validate with torch's conditions (and ``lr > 0``: a zero step would train nothing);
     every number must be representable in ``dtype`` (finite once rounded to it)."""
-    for name, flag in (("nesterov", nesterov), ("maximize", maximize), ("decay_bias", decay_bias)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be a bool; got {flag!r}")
-    options = SGDOptions(
-        lr=check_real(lr, "lr", minimum=0.0, strict=True),
-        momentum=check_real(momentum, "momentum", minimum=0.0),
-        dampening=check_real(dampening, "dampening"),
-        nesterov=nesterov,
-        weight_decay=check_real(weight_decay, "weight_decay", minimum=0.0),
-        maximize=maximize,
-        decay_bias=decay_bias,
+    known = {f.name for f in dataclasses.fields(SGDOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown SGD option {unknown[0]!r}; the options are {sorted(known)}")
+    given = {**dataclasses.asdict(SGDOptions()), **options}
+    for name in ("nesterov", "maximize", "decay_bias"):
+        if not isinstance(given[name], bool):
+            raise TypeError(f"{name} must be a bool; got {given[name]!r}")
+    checked = SGDOptions(
+        lr=check_real(given["lr"], "lr", minimum=0.0, strict=True),
+        momentum=check_real(given["momentum"], "momentum", minimum=0.0),
+        dampening=check_real(given["dampening"], "dampening"),
+        nesterov=given["nesterov"],
+        weight_decay=check_real(given["weight_decay"], "weight_decay", minimum=0.0),
+        maximize=given["maximize"],
+        decay_bias=given["decay_bias"],
     )
     limit = float(np.finfo(dtype).max)
     for name in ("lr", "momentum", "dampening", "weight_decay"):
-        value = getattr(options, name)
+        value = getattr(checked, name)
         if abs(value) > limit:
             raise ValueError(
                 f"{name} must be representable in {dtype} (|{name}| <= {limit:.4g}); got {value!r}"
             )
-    if nesterov and (options.momentum <= 0 or options.dampening != 0):
+    if checked.nesterov and (checked.momentum <= 0 or checked.dampening != 0):
         raise ValueError(
             "nesterov requires momentum > 0 and dampening = 0 (as torch.optim.SGD: 'Nesterov "
-            f"momentum requires a momentum and zero dampening'); got momentum={options.momentum}, "
-            f"dampening={options.dampening}"
+            f"momentum requires a momentum and zero dampening'); got momentum={checked.momentum}, "
+            f"dampening={checked.dampening}"
         )
-    return options
+    return checked
 
 
 STATE_KEYS = ("momentum_w", "momentum_b")

@@ -287,6 +287,7 @@ def create(
     n = check_int(n_features, "n_features", 1)
     check_choice(dtype, "dtype", DTYPES)
     sgd = check_sgd_options(
+        dtype,
         lr=lr,
         momentum=momentum,
         dampening=dampening,
@@ -294,7 +295,6 @@ def create(
         weight_decay=weight_decay,
         maximize=maximize,
         decay_bias=decay_bias,
-        dtype=dtype,
     )
     options: dict[str, Any] = {}
     for option, value in (("loss", loss), ("sgd_impl", sgd_impl)):

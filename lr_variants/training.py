@@ -89,27 +89,10 @@ def batch_plan(
     return slices, orders
 
 
-def batches(
-    n_samples: int,
-    *,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    shuffle: bool = True,
-    order: str = "shuffle",
-    n_features: int | None = None,
-) -> Iterator[np.ndarray]:
+def batches(n_samples: int, **plan: Any) -> Iterator[np.ndarray]:
     """The row indices of every training step, in order: what :func:`train` feeds each variant
-    (arguments as :func:`batch_plan`)."""
-    slices, orders = batch_plan(
-        n_samples,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        shuffle=shuffle,
-        order=order,
-        n_features=n_features,
-    )
+    (keyword arguments as :func:`batch_plan`: ``epochs``, ``batch_size``, ``seed``, ...)."""
+    slices, orders = batch_plan(n_samples, **plan)
     for perm in orders:
         rows = np.arange(n_samples) if perm is None else perm
         for s in slices:

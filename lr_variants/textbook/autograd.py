@@ -23,6 +23,7 @@ from lr_variants._backends import TorchArrays
 from lr_variants._sgd import SGD, SGDOptions
 from lr_variants._validate import F64
 from lr_variants.protocol import LossGraph
+from lr_variants.textbook._graph import graph_gradients, graph_loss
 
 
 class AutogradLogisticRegression:
@@ -56,16 +57,8 @@ class AutogradLogisticRegression:
     def probabilities(self, X: torch.Tensor) -> F64:
         return self.arrays.to_numpy(torch.sigmoid(X @ self.w + self.b))
 
-    @torch.no_grad()
-    def loss(self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None) -> Any:
-        return self.loss_graph(X, y, u).loss
-
-    def gradients(
-        self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None
-    ) -> tuple[F64, float]:
-        # autograd.grad returns the gradients instead of accumulating them into .grad
-        gw, gb = torch.autograd.grad(self.loss_graph(X, y, u).loss, (self.w, self.b))
-        return self.arrays.to_numpy(gw), float(gb)
+    loss = graph_loss  # L without recording a graph
+    gradients = graph_gradients  # torch.autograd.grad(L, (w, b)): nothing accumulates
 
     def step(self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None) -> Any:
         loss = self.loss_graph(X, y, u).loss

@@ -28,6 +28,7 @@ from lr_variants._backends import TorchArrays
 from lr_variants._sgd import SGDOptions, TorchSGDState
 from lr_variants._validate import F64
 from lr_variants.protocol import LossGraph
+from lr_variants.textbook._graph import graph_gradients, graph_loss
 
 
 class LogisticRegression(nn.Module):
@@ -117,16 +118,8 @@ class ModuleLogisticRegression:
     def probabilities(self, X: torch.Tensor) -> F64:
         return self.arrays.to_numpy(torch.sigmoid(self.net(X)))
 
-    @torch.no_grad()
-    def loss(self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None) -> Any:
-        return self.loss_graph(X, y, u).loss
-
-    def gradients(
-        self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None
-    ) -> tuple[F64, float]:
-        linear = self.net.linear
-        gw, gb = torch.autograd.grad(self.loss_graph(X, y, u).loss, (linear.weight, linear.bias))
-        return self.arrays.to_numpy(gw[0]), float(gb[0])
+    loss = graph_loss  # L without recording a graph
+    gradients = graph_gradients  # torch.autograd.grad(L, (weight, bias)): nothing accumulates
 
     def step(self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None) -> Any:
         loss = self.loss_graph(X, y, u).loss

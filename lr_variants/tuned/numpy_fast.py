@@ -63,11 +63,11 @@ class FastNumpyLogisticRegression:
         self.set_params(w, b)
 
     def get_params(self) -> tuple[F64, float]:
-        return self.w.astype(np.float64), float(self.b)
+        theta = self.theta.astype(np.float64)
+        return theta[:-1], float(theta[-1])
 
     def set_params(self, w: F64, b: float) -> None:
-        self.w[...] = w
-        self.b[...] = b
+        self.theta[:] = np.append(w, b)
 
     def probabilities(self, X: np.ndarray) -> F64:
         return sigmoid(X @ self.theta).astype(np.float64)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from lr_variants._backends import TorchArrays
@@ -54,11 +55,11 @@ class FastTorchManualLogisticRegression:
         self.set_params(w, b)
 
     def get_params(self) -> tuple[F64, float]:
-        return self.arrays.to_numpy(self.w), float(self.b)
+        theta = self.arrays.to_numpy(self.theta)
+        return theta[:-1], float(theta[-1])
 
     def set_params(self, w: F64, b: float) -> None:
-        self.arrays.assign(self.w, w)
-        self.arrays.assign(self.b, b)
+        self.arrays.assign(self.theta, np.append(w, b))
 
     def probabilities(self, X: torch.Tensor) -> F64:
         return self.arrays.to_numpy(torch.sigmoid(X.mv(self.theta)))
