@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lr_variants._modelfile import write
 from lr_variants._sgd import STATE_KEYS, SGDOptions
 from lr_variants._validate import (
     F64,
@@ -127,9 +128,7 @@ class Model:
         """Write the model to ``path`` (exactly that name): variant, hyperparameters, dtype,
         device, parameters and optimizer state, in an ``.npz`` archive that holds no pickled
         object. :func:`lr_variants.load` reads it back; training then continues exactly."""
-        from lr_variants.io import save
-
-        save(self, path)
+        write(self, path)
 
     def prepare(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[Any, ...]:
         """Validate ``(X, y)`` (and ``sample_weight`` if given) and convert them to the variant's

@@ -29,8 +29,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
         "lr_variants.estimator needs scikit-learn >= 1.6: pip install 'lr_variants[sklearn]'"
     ) from exc
 
-import lr_variants as lv
 from lr_variants._validate import F64, check_choice, check_sample_weight
+from lr_variants.registry import create, variants
+from lr_variants.training import train
 
 
 class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -90,7 +91,7 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SGDLogisticRegression:
         """Train a new model on ``(X, y)``; ``sample_weight`` as in scikit-learn (an integer
         weight counts a row that many times; both classes need a positive total weight)."""
-        check_choice(self.variant, "variant", lv.VARIANTS)
+        check_choice(self.variant, "variant", variants())
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y", raise_unknown=True)
@@ -111,7 +112,7 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
                         f" class {label!r} has total weight 0"
                     )
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        model = lv.create(
+        model = create(
             self.variant,
             X.shape[1],
             lr=self.lr,
@@ -123,7 +124,7 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
             nesterov=self.nesterov,
             weight_decay=self.weight_decay,
         )
-        history = lv.train(
+        history = train(
             model,
             X,
             y01.astype(np.float64),
