@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean bench
+.PHONY: demo test lint clean bench docs
 
 # torch is pinned by constraints.txt to the CPU build 2.13.0: an unconstrained install would
 # resolve a multi-GB CUDA build. pyproject.toml itself only asks for torch>=2.3.
@@ -26,15 +26,20 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest bench --benchmark-disable -q
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory docs
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	OMP_NUM_THREADS=1 $(BIN)/python bench/report.py --publish
 
 lint: $(STAMP)
-	$(BIN)/ruff check lr_variants tests bench
-	$(BIN)/ruff format --check lr_variants tests bench
+	$(BIN)/ruff check lr_variants tests bench tools
+	$(BIN)/ruff format --check lr_variants tests bench tools
 	$(BIN)/mypy
 
+# the documentation site (MkDocs + Material + mkdocstrings), built strictly into site/
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .benchmarks
+	rm -rf $(VENV) .pytest_cache .hypothesis .benchmarks site

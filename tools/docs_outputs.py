@@ -15,8 +15,9 @@ torch thread; any other command runs through the shell.
 ``python tools/docs_outputs.py --check`` (what the test suite runs) re-runs every marked
 command and compares: lines must match after the masks, except that a number may differ from the
 quoted one by at most ``1e-6`` of its size (a printed float32 result rounded in another
-summation order on another processor; a quoted value that really changed differs by more); ``--write`` rewrites each block with a fresh run (timings then
-come from this machine: the surrounding text says which machine they were measured on).
+summation order on another processor; a quoted value that really changed differs by more).
+``--write`` rewrites each block with a fresh run (timings then come from this machine: the
+surrounding text says which machine they were measured on).
 """
 
 from __future__ import annotations
