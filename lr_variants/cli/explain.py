@@ -14,6 +14,8 @@ from lr_variants.explain import EXPLAINABLE
 from lr_variants.registry import LOSSES, initial_params
 from lr_variants.training import batches
 
+HELP = "one loss evaluation's backward graph, node by node, checked against the chain rule"
+EXAMPLE = "lr-variants explain --variant module --loss sigmoid_bce --saturate"
 DESCRIPTION = """\
 Evaluate the loss once on a small batch (the first --rows rows training with --seed would see)
 and walk its backward graph: every node, what it saved for backward, the gradient it received
@@ -22,19 +24,9 @@ first node that disagrees. --loss sigmoid_bce shows the article's sigmoid + BCEL
 --saturate where it loses the gradient; --second-order adds per-row gradients and the Hessian."""
 
 
-def add_parser(sub: Any) -> None:
-    p = c.add_command(
-        sub,
-        "explain",
-        help="one loss evaluation's backward graph, node by node, checked against the chain rule",
-        description=DESCRIPTION,
-        example="lr-variants explain --variant module --loss sigmoid_bce --saturate",
-    )
-    p.add_argument(
-        "--variant",
-        default="autograd",
-        metavar=c.braces(EXPLAINABLE),
-        help="the variant whose graph to show (default: autograd)",
+def add_options(p: argparse.ArgumentParser) -> None:
+    c.add_variant_option(
+        p, "autograd", EXPLAINABLE, "the variant whose graph to show (default: autograd)"
     )
     p.add_argument(
         "--loss", default="stable", metavar=c.braces(LOSSES), help="the loss (default: stable)"
@@ -54,18 +46,15 @@ def add_parser(sub: Any) -> None:
         metavar="Z",
         help="scale w, b so the largest |z| in the batch is Z (default 30: sigmoid saturates)",
     )
-    p.add_argument(
-        "--second-order", action="store_true", help="also per-row gradients and the Hessian"
-    )
+    c.flag(p, "--second-order", "also per-row gradients and the Hessian")
     c.add_data_option(p)
     p.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument(
+    c.flag(p, "--json", "print one JSON object")
+    c.flag(
+        p,
         "--verbose",
-        action="store_true",
-        help="also show each node's non-tensor arguments (torch's reduction, strides, ...)",
+        "also show each node's non-tensor arguments (torch's reduction, strides, ...)",
     )
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
