@@ -36,6 +36,8 @@ from lr_variants.data import standardize as _zscore
 from lr_variants.data import two_blobs
 from lr_variants.registry import IMPLS, VARIANTS, create, spec
 from lr_variants.registry import impls as offered_impls
+from lr_variants.registry import variants as registered
+from lr_variants.specs import resolve
 from lr_variants.training import History, accuracy, train
 
 # torch variants run on one CPU thread for data under this many values: torch's tiny per-step
@@ -43,6 +45,8 @@ from lr_variants.training import History, accuracy, train
 SMALL_DATA = 1_000_000
 
 Callback = Callable[[Model, int, float], None]
+
+PLUGIN = "package.module:attribute"  # a variant given by its factory or gradient function
 
 
 def label(variant: str, impl: str) -> str:
@@ -205,6 +209,19 @@ def torch_threads(threads: int | None, n_values: int) -> Iterator[int | None]:
         torch.set_num_threads(before)
 
 
+def variant_names(names: Sequence[str] | None) -> list[str]:
+    """``names`` (default: :data:`VARIANTS`) as registered variant names, at least one: each a
+    name :func:`lr_variants.variants` lists or a plug-in ``package.module:attribute``, imported
+    and registered (:func:`lr_variants.specs.resolve`)."""
+    names = list(VARIANTS if names is None else names)
+    if not names:
+        raise ValueError(f"variants must name at least one of {VARIANTS}; got none")
+    for name in names:  # every name checked before any is imported
+        if not (isinstance(name, str) and ":" in name):
+            check_choice(name, "variants", (*registered(), PLUGIN))
+    return [resolve(name) for name in names]
+
+
 def make_models(
     variants: Sequence[str],
     n_features: int,
@@ -215,17 +232,14 @@ def make_models(
 ) -> tuple[list[Model], list[str]]:
     """The models :func:`compare` trains, every option checked before any training: each of
     ``variants`` in each of ``impls`` it offers (:func:`lr_variants.impls`), in that order, made
-    by :func:`lr_variants.create` with ``options``. ``article=True``: the article's initial
+    by :func:`lr_variants.create` with ``options`` (``variants`` as :func:`variant_names`
+    takes them). ``article=True``: the article's initial
     parameters and, for the module variant, its loss (``docs/article.md``).
 
     Returns ``(models, skipped)``. A fast implementation whose module cannot be loaded is left
     out and named in ``skipped`` when ``impls`` also holds ``"textbook"``; asked for alone, its
     ``ImportError`` is raised."""
-    names = list(variants)
-    if not names:
-        raise ValueError(f"variants must name at least one of {VARIANTS}; got none")
-    for name in names:
-        check_choice(name, "variants", VARIANTS)
+    names = variant_names(variants)
     wanted = list(impls)
     if not wanted:
         raise ValueError(f"impls must name at least one of {IMPLS}; got none")
@@ -285,6 +299,24 @@ def _fit(
             f"or standardize X (its largest |value| is {float(np.max(np.abs(X))):.3g})"
         )
     return history
+
+
+def _run_all(
+    models: list[Model],
+    X: F64,
+    y: F64,
+    train_options: dict[str, Any],
+    callback: Callback | None,
+) -> list[tuple[Result, History]]:
+    """Train each of ``models`` in turn (:func:`_fit`): each one's result and history. Call it
+    inside :func:`torch_threads`; NumPy's overflow warnings are silenced, as a diverging run is
+    reported by FloatingPointError and they would only add lines before that one."""
+    runs = []
+    with np.errstate(all="ignore"):
+        for model in models:
+            history = _fit(model, X, y, train_options, callback)
+            runs.append((_result(model, history, X, y), history))
+    return runs
 
 
 def _result(model: Model, history: History, X: F64, y: F64) -> Result:
@@ -366,28 +398,15 @@ def compare(
     seed = check_int(seed, "seed", 0)
     if batch_size is not None:
         check_int(batch_size, "batch_size", 1)
-    names = list(VARIANTS if variants is None else variants)
+    names = variant_names(variants)
+    sgd: dict[str, Any] = {"momentum": momentum, "dampening": dampening, "nesterov": nesterov}
+    sgd["weight_decay"] = weight_decay
     models, skipped = make_models(
-        names,
-        X64.shape[1],
-        impls=impls,
-        lr=lr,
-        dtype=dtype,
-        device=device,
-        seed=seed,
-        momentum=momentum,
-        dampening=dampening,
-        nesterov=nesterov,
-        weight_decay=weight_decay,
+        names, X64.shape[1], impls=impls, lr=lr, dtype=dtype, device=device, seed=seed, **sgd
     )
     train_options = {"epochs": epochs, "batch_size": batch_size, "seed": seed}
-    results = []
-    # a diverging run is reported by FloatingPointError; NumPy's overflow warnings would only
-    # add lines before that one
-    with torch_threads(threads, X64.size) as used_threads, np.errstate(all="ignore"):
-        for model in models:
-            history = _fit(model, X64, y64, train_options, callback)
-            results.append(_result(model, history, X64, y64))
+    with torch_threads(threads, X64.size) as used_threads:
+        results = [r for r, _ in _run_all(models, X64, y64, train_options, callback)]
     reference = next((r for r in results if (r.variant, r.impl) == ("numpy", "textbook")), None)
     ref = reference or results[0]
     best, why_none = optimum(X64, y64, weight_decay)
@@ -401,28 +420,44 @@ def compare(
             extra["optimum_distance"] = float(np.max(np.abs(r.theta - np.append(best.w, best.b))))
             extra["loss_gap"] = solver.objective(X64, y64, r.w, r.b, l2=weight_decay) - best.loss
         finished.append(_replace(r, extra))
-    settings = {
-        "data": data_label,
-        "n_samples": int(X64.shape[0]),
-        "n_features": int(X64.shape[1]),
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "seed": seed,
-        "dtype": dtype,
-        "device": device,
-        "article": False,
-        "standardize": standardize,
-        "momentum": momentum,
-        "dampening": dampening,
-        "nesterov": nesterov,
-        "weight_decay": weight_decay,
+    run = {"dtype": dtype, "device": device, "article": False, "standardize": standardize}
+    given = train_options | {"lr": lr} | run | sgd
+    settings = _settings(data_label, X64, given, names, impls, used_threads)
+    return Comparison(settings, finished, best, why_none, skipped)
+
+
+def _settings(
+    data: str,
+    X: F64,
+    given: dict[str, Any],
+    names: list[str],
+    impls: Sequence[str],
+    threads: int | None,
+) -> dict[str, Any]:
+    """The ``settings`` of a comparison, keys in the order the JSON output shows them: the
+    data, ``given`` (the training options: epochs, batch size, seed, order if not shuffle; lr,
+    dtype, device, article, standardize, the SGD options), the runs and torch's threads."""
+    ordered: tuple[str, ...] = (
+        "epochs",
+        "batch_size",
+        "lr",
+        "seed",
+        "dtype",
+        "device",
+        "article",
+        "standardize",
+    )
+    ordered += ("momentum", "dampening", "nesterov", "weight_decay")
+    return {
+        "data": data,
+        "n_samples": int(X.shape[0]),
+        "n_features": int(X.shape[1]),
+        **{key: given[key] for key in ordered},
         "variants": names,
         "impls": [i for i in IMPLS if i in impls],
-        "order": "shuffle",
-        "threads": used_threads,
+        "order": given.get("order", "shuffle"),
+        "threads": threads,
     }
-    return Comparison(settings, finished, best, why_none, skipped)
 
 
 def _replace(r: Result, fields: dict[str, Any]) -> Result:
@@ -491,6 +526,11 @@ class ArticleComparison:
         return "\n".join(lines)
 
 
+# what article-exact mode fixes: the article trains plain SGD in float32 on unscaled data
+_ARTICLE = {"dtype": "float32", "article": True, "standardize": False, "momentum": 0.0}
+_ARTICLE |= {"dampening": 0.0, "nesterov": False, "weight_decay": 0.0}
+
+
 def printed_losses(history: History) -> list[float]:
     """What the article's script prints: the last batch's loss of every 10th epoch."""
     losses: list[float] = history.batch_loss[9::10, -1].tolist()
@@ -520,7 +560,7 @@ def compare_article(
     epochs = check_int(epochs, "epochs", 0)
     batch_size = check_int(batch_size, "batch_size", 1)
     seed = check_int(seed, "seed", 0)
-    names = list(VARIANTS if variants is None else variants)
+    names = variant_names(variants)
     models, skipped = make_models(
         names, X.shape[1], impls=impls, article=True, lr=lr, device=device, seed=seed
     )
@@ -530,11 +570,8 @@ def compare_article(
         "seed": seed,
         "order": "article",  # the article's DataLoader's row order
     }
-    runs = []
-    with torch_threads(threads, X.size) as used_threads, np.errstate(all="ignore"):
-        for model in models:
-            history = _fit(model, X, y, train_options, callback)
-            runs.append((_result(model, history, X, y), printed_losses(history)))
+    with torch_threads(threads, X.size) as used_threads:
+        runs = [(r, printed_losses(h)) for r, h in _run_all(models, X, y, train_options, callback)]
         article = run_article_script(epochs, seed, lr=lr, batch_size=batch_size)
     ref = np.array([*article.w, article.b])
     results = []
@@ -547,25 +584,6 @@ def compare_article(
             "reference": "article",
         }
         results.append(_replace(r, extra))
-    settings = {
-        "data": "two_blobs(500, seed=42)",
-        "n_samples": int(X.shape[0]),
-        "n_features": int(X.shape[1]),
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "seed": seed,
-        "dtype": "float32",
-        "device": device,
-        "article": True,
-        "standardize": False,
-        "momentum": 0.0,
-        "dampening": 0.0,
-        "nesterov": False,
-        "weight_decay": 0.0,
-        "variants": names,
-        "impls": [i for i in IMPLS if i in impls],
-        "order": "article",
-        "threads": used_threads,
-    }
+    given = train_options | {"lr": lr, "device": device} | _ARTICLE
+    settings = _settings("two_blobs(500, seed=42)", X, given, names, impls, used_threads)
     return ArticleComparison(settings, article, results, skipped)

@@ -31,17 +31,20 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
 
 from lr_variants._validate import F64, check_choice, check_sample_weight
 from lr_variants.registry import create, variants
+from lr_variants.specs import resolve
 from lr_variants.training import train
 
 
 class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
-    """Binary logistic regression trained by minibatch SGD with one of :data:`lr_variants.VARIANTS`.
+    """Binary logistic regression trained by minibatch SGD with any variant (:func:`variants`).
 
     Minimizes ``sum_i s_i l_i / sum_i s_i`` per batch (``l_i`` the binary cross-entropy of row
     ``i``, ``s_i`` its sample weight, 1 by default) with ``torch.optim.SGD``'s rule, plus
     ``(weight_decay / 2) ||w||^2``: :func:`lr_variants.create` then :func:`lr_variants.train`.
 
-    Parameters: ``variant`` (which implementation trains), ``lr``, ``epochs``, ``batch_size``
+    Parameters: ``variant`` (which implementation trains: a name :func:`lr_variants.variants`
+    lists, or ``package.module:attribute`` naming a variant factory or gradient function,
+    :func:`lr_variants.specs.resolve`), ``lr``, ``epochs``, ``batch_size``
     (``None``: full batch), ``momentum``, ``dampening``, ``nesterov``, ``weight_decay`` (as
     ``torch.optim.SGD``), ``dtype`` (``"float32"`` or ``"float64"``: the arithmetic of
     training), ``device`` (torch variants), ``random_state`` (seeds the initial parameters and
@@ -91,7 +94,10 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SGDLogisticRegression:
         """Train a new model on ``(X, y)``; ``sample_weight`` as in scikit-learn (an integer
         weight counts a row that many times; both classes need a positive total weight)."""
-        check_choice(self.variant, "variant", variants())
+        variant = self.variant
+        if not (isinstance(variant, str) and ":" in variant):
+            check_choice(variant, "variant", (*variants(), "package.module:attribute"))
+        variant = resolve(variant)  # a plug-in: imported and registered
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y", raise_unknown=True)
@@ -113,7 +119,7 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
                     )
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         model = create(
-            self.variant,
+            variant,
             X.shape[1],
             lr=self.lr,
             dtype=self.dtype,

@@ -337,9 +337,33 @@ def test_scratch_explain_needs_no_torch() -> None:
 def test_cli_text(capsys) -> None:
     assert main(["explain"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("lr-variants explain: rows ")
+    # seed 42's first batch of 4 holds only 1s: the default is its second, the first to hold both
+    assert out.startswith(
+        "lr-variants explain: rows [127, 608, 856, 260] of two_blobs(500, seed=42) (batch 2 of "
+        "seed 42, the first holding both labels)"
+    )
     assert "#0 BinaryCrossEntropyWithLogitsBackward0 -> L  [ok]" in out
     assert "check: every node agrees with the chain rule" in out
+
+
+@pytest.mark.parametrize("seed", [42, 5, 7])
+def test_cli_default_batch_holds_both_labels(capsys, seed) -> None:
+    """The batch explained is the first of the seed's batches that holds a 0 and a 1."""
+    assert main(["explain", "--seed", str(seed), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    _, y = lv.two_blobs()
+    plan = list(lv.training.batches(len(y), epochs=1, batch_size=4, seed=seed))
+    k = out["settings"]["batch"] - 1
+    assert out["settings"]["rows"] == plan[k].tolist() and sorted(set(out["explanation"]["y"])) == [
+        0,
+        1,
+    ]
+    assert all(len(set(y[idx])) == 1 for idx in plan[:k])
+
+
+def test_cli_one_row_is_the_first_batch(capsys) -> None:
+    assert main(["explain", "--rows", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["batch"] == 1
 
 
 def test_cli_saturate_sigmoid_bce(capsys) -> None:

@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", parser_class=_common.Parser, metavar="COMMAND")
     for command in _COMMANDS:
-        command.add_parser(sub)
+        _common.add_command(sub, command)
     return parser
 
 

@@ -12,6 +12,7 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NoReturn
 
 import numpy as np
@@ -20,7 +21,8 @@ from lr_variants import data as _data
 from lr_variants._model import Model
 from lr_variants._validate import DTYPES, F64
 from lr_variants.compare import label
-from lr_variants.registry import IMPLS, VARIANTS
+from lr_variants.registry import IMPLS, VARIANTS, variants
+from lr_variants.specs import resolve
 
 _PROGRESS_DELAY = 0.5  # seconds: a run shorter than this never draws a bar
 DEFAULT_DATA = "two_blobs(500, seed=42)"
@@ -37,15 +39,24 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"lr-variants: error: {message}\n")
 
 
-def add_command(sub: Any, name: str, *, help: str, description: str, example: str) -> Any:
-    """A subcommand with a one-line ``help``, a paragraph of ``description`` and an example."""
-    return sub.add_parser(
-        name,
-        help=help,
-        description=description,
-        epilog=f"example:\n  {example}",
+def add_command(sub: Any, command: ModuleType) -> None:
+    """Register ``command``, a module of this package, as the subcommand named after it: its
+    one-line ``HELP``, its ``DESCRIPTION`` paragraph and ``EXAMPLE``, the options its
+    ``add_options(parser)`` adds, and its ``run(args)``."""
+    p = sub.add_parser(
+        command.__name__.rpartition(".")[2],
+        help=command.HELP,
+        description=command.DESCRIPTION,
+        epilog=f"example:\n  {command.EXAMPLE}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    command.add_options(p)
+    p.set_defaults(run=command.run)
+
+
+def flag(p: argparse.ArgumentParser, name: str, help: str) -> None:
+    """An on/off option, off unless given."""
+    p.add_argument(name, action="store_true", help=help)
 
 
 def int_arg(text: str) -> int:
@@ -100,7 +111,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     p.add_argument("--dampening", type=float, default=0.0, help="momentum dampening (0)")
-    p.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    flag(p, "--nesterov", "Nesterov momentum")
     p.add_argument(
         "--weight-decay",
         type=float,
@@ -121,21 +132,25 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         "default above that)",
     )
     add_data_option(p)
-    p.add_argument(
-        "--standardize",
-        action="store_true",
-        help="z-score every feature with the data's own mean and standard deviation",
+    flag(
+        p, "--standardize", "z-score every feature with the data's own mean and standard deviation"
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
-    p.add_argument(
-        "--quiet", action="store_true", help="no progress bar (none is drawn unless on a terminal)"
-    )
-    p.add_argument(
+    flag(p, "--json", "print one JSON object and nothing else")
+    flag(p, "--quiet", "no progress bar (none is drawn unless on a terminal)")
+    flag(
+        p,
         "--article",
-        action="store_true",
-        help="article-exact mode: the reference article's init, batch order and loss "
-        "(docs/article.md)",
+        "article-exact mode: the reference article's init, batch order and loss (docs/article.md)",
     )
+
+
+PLUGIN = "package.module:attribute"
+
+
+def add_variant_option(
+    p: argparse.ArgumentParser, default: str, choices: tuple[str, ...], help: str
+) -> None:
+    p.add_argument("--variant", default=default, metavar=braces(choices), help=help)
 
 
 def add_variants_option(p: argparse.ArgumentParser) -> None:
@@ -143,7 +158,8 @@ def add_variants_option(p: argparse.ArgumentParser) -> None:
         "--variants",
         default=",".join(VARIANTS),
         metavar="NAME,...",
-        help=f"comma-separated variants, from {','.join(VARIANTS)} (default: all)",
+        help=f"comma-separated variants, from {','.join(VARIANTS)} (default: all), a registered "
+        f"plug-in's name, or {PLUGIN} naming a variant factory or gradient function",
     )
 
 
@@ -154,14 +170,44 @@ def add_impl_option(
 
 
 def variant_names(text: str) -> list[str]:
-    """``--variants``: names from :data:`VARIANTS`, at least one."""
+    """``--variants``: at least one name, each resolved (:func:`resolve_variant`)."""
     names = [v.strip() for v in text.split(",") if v.strip()]
-    for name in names:  # reject a bad name before any training starts
-        if name not in VARIANTS:
-            raise ValueError(f"--variants must name variants from {VARIANTS}; got {name!r}")
     if not names:
         raise ValueError(f"--variants must name at least one of {VARIANTS}; got nothing")
-    return names
+    # every name resolved (a plug-in imported) before any training starts
+    return [resolve_variant(name, "--variants", "name variants from") for name in names]
+
+
+def resolve_variant(name: str, flag: str, must: str = "be one of") -> str:
+    """The variant ``name`` stands for: a name :func:`variants` lists, or a plug-in
+    ``package.module:attribute`` (:func:`lr_variants.specs.resolve`); a ValueError naming
+    ``flag`` for anything else."""
+    if ":" not in name and name not in variants():
+        raise ValueError(f"{flag} must {must} {variants()} or {PLUGIN}; got {name!r}")
+    try:
+        return resolve(name)
+    except ValueError as exc:
+        raise ValueError(f"{flag}: {exc}") from None
+
+
+# the options each library call takes from the parsed command line, under the same names
+MODEL_OPTIONS: tuple[str, ...] = (
+    "lr",
+    "seed",
+    "device",
+    "dtype",
+    "momentum",
+    "dampening",
+    "nesterov",
+)
+MODEL_OPTIONS += ("weight_decay",)
+ARTICLE_OPTIONS = ("epochs", "batch_size", "lr", "seed", "device", "threads")
+COMPARE_OPTIONS = (*MODEL_OPTIONS, "epochs", "batch_size", "threads", "standardize")
+
+
+def options(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """``names`` and their values in ``args``, as keyword arguments."""
+    return {name: getattr(args, name) for name in names}
 
 
 def impl_list(impl: str) -> tuple[str, ...]:

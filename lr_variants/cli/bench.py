@@ -7,8 +7,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
+HELP = "run the benchmark suite (bench/, a source checkout) and render docs/benchmarks.md"
+EXAMPLE = "lr-variants bench -- -k article"
 DESCRIPTION = """\
 Run the pytest-benchmark suite in bench/ and render docs/benchmarks.md and docs/benchmarks.png
 from its JSON, by running bench/report.py of the source checkout this command is run in (or
@@ -17,26 +18,18 @@ below). The benchmarks are not installed with the package: they need a source ch
 status is the report script's."""
 
 
-def add_parser(sub: Any) -> None:
+def add_options(p: argparse.ArgumentParser) -> None:
     from lr_variants.cli import _common as c
 
-    p = c.add_command(
-        sub,
-        "bench",
-        help="run the benchmark suite (bench/, a source checkout) and render docs/benchmarks.md",
-        description=DESCRIPTION,
-        example="lr-variants bench -- -k article",
-    )
     p.add_argument(
         "--render-only",
         metavar="FILE",
         help="only render docs/benchmarks.md and .png from this pytest-benchmark JSON file",
     )
-    p.add_argument("--publish", action="store_true", help="passed on to bench/report.py")
+    c.flag(p, "--publish", "passed on to bench/report.py")
     p.add_argument(
         "pytest_args", nargs="*", help="more pytest arguments, after --: e.g. -- -k article"
     )
-    p.set_defaults(run=run)
 
 
 def find_checkout(start: Path) -> Path | None:

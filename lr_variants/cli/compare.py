@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from lr_variants.cli import _common as c
 from lr_variants.compare import compare, compare_article
 from lr_variants.data import standardize
 from lr_variants.registry import IMPLS
 
+HELP = "train every variant on the same data and batches; compare the results"
+EXAMPLE = "lr-variants compare --variants numpy,module --epochs 50 --weight-decay 0.01"
 DESCRIPTION = """\
 Train every variant (or those --variants names) from the same initial parameters on the same
 batches, and print one row per run: final loss, accuracy, training time and the largest
@@ -21,14 +22,7 @@ variant in article-exact mode against the reference article's own script. A run 
 ends with one line on stderr and exit status 1 (with --json: nothing on stdout)."""
 
 
-def add_parser(sub: Any) -> None:
-    p = c.add_command(
-        sub,
-        "compare",
-        help="train every variant on the same data and batches; compare the results",
-        description=DESCRIPTION,
-        example="lr-variants compare --variants numpy,module --epochs 50 --weight-decay 0.01",
-    )
+def add_options(p: argparse.ArgumentParser) -> None:
     c.add_variants_option(p)
     c.add_impl_option(
         p,
@@ -38,7 +32,6 @@ def add_parser(sub: Any) -> None:
         "these implementations where it has them",
     )
     c.add_training_options(p)
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -48,15 +41,7 @@ def run(args: argparse.Namespace) -> None:
         c.check_article(args)
         with c.Progress(args) as progress:
             article = compare_article(
-                variants=names,
-                impls=impls,
-                epochs=args.epochs,
-                batch_size=args.batch_size,
-                lr=args.lr,
-                seed=args.seed,
-                device=args.device,
-                threads=args.threads,
-                callback=progress,
+                variants=names, impls=impls, callback=progress, **c.options(args, c.ARTICLE_OPTIONS)
             )
         if args.json:
             c.emit_json(article.to_dict())
@@ -70,20 +55,9 @@ def run(args: argparse.Namespace) -> None:
             y,
             variants=names,
             impls=impls,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=args.seed,
-            dtype=args.dtype,
-            device=args.device,
-            momentum=args.momentum,
-            dampening=args.dampening,
-            nesterov=args.nesterov,
-            weight_decay=args.weight_decay,
-            standardize=args.standardize,
-            threads=args.threads,
             data_label=c.data_label(args),
             callback=progress,
+            **c.options(args, c.COMPARE_OPTIONS),
         )
     trained_on = standardize(X)[0] if args.standardize else X
     for r in result.results:

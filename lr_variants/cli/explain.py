@@ -14,32 +14,31 @@ from lr_variants.explain import EXPLAINABLE
 from lr_variants.registry import LOSSES, initial_params
 from lr_variants.training import batches
 
+HELP = "one loss evaluation's backward graph, node by node, checked against the chain rule"
+EXAMPLE = "lr-variants explain --variant module --loss sigmoid_bce --saturate"
 DESCRIPTION = """\
-Evaluate the loss once on a small batch (the first --rows rows training with --seed would see)
-and walk its backward graph: every node, what it saved for backward, the gradient it received
-and the gradients it sent, each checked against the hand-derived dL/dz = (p - y)/N, naming the
-first node that disagrees. --loss sigmoid_bce shows the article's sigmoid + BCELoss graph and
---saturate where it loses the gradient; --second-order adds per-row gradients and the Hessian."""
+Evaluate the loss once on a small batch and walk its backward graph: every node, what it saved
+for backward, the gradient it received and the gradients it sent, each checked against the
+hand-derived dL/dz = (p - y)/N, naming the first node that disagrees. The batch is the first of
+--rows rows that training with --seed would see which holds both labels, so that p - y takes
+both signs (the first batch when none does). --loss sigmoid_bce shows the article's sigmoid +
+BCELoss graph and --saturate where it loses the gradient; --second-order adds per-row
+gradients and the Hessian."""
 
 
-def add_parser(sub: Any) -> None:
-    p = c.add_command(
-        sub,
-        "explain",
-        help="one loss evaluation's backward graph, node by node, checked against the chain rule",
-        description=DESCRIPTION,
-        example="lr-variants explain --variant module --loss sigmoid_bce --saturate",
-    )
-    p.add_argument(
-        "--variant",
-        default="autograd",
-        metavar=c.braces(EXPLAINABLE),
-        help="the variant whose graph to show (default: autograd)",
+def add_options(p: argparse.ArgumentParser) -> None:
+    c.add_variant_option(
+        p, "autograd", EXPLAINABLE, "the variant whose graph to show (default: autograd)"
     )
     p.add_argument(
         "--loss", default="stable", metavar=c.braces(LOSSES), help="the loss (default: stable)"
     )
-    p.add_argument("--rows", type=c.int_arg, default=4, help="batch size: the first batch (4)")
+    p.add_argument(
+        "--rows",
+        type=c.int_arg,
+        default=4,
+        help="batch size (4): the first batch holding both labels",
+    )
     p.add_argument("--seed", type=c.int_arg, default=42, help="seed of the batch and w, b (42)")
     p.add_argument(
         "--dtype", default="float32", metavar=c.braces(DTYPES), help="floating point (float32)"
@@ -54,18 +53,15 @@ def add_parser(sub: Any) -> None:
         metavar="Z",
         help="scale w, b so the largest |z| in the batch is Z (default 30: sigmoid saturates)",
     )
-    p.add_argument(
-        "--second-order", action="store_true", help="also per-row gradients and the Hessian"
-    )
+    c.flag(p, "--second-order", "also per-row gradients and the Hessian")
     c.add_data_option(p)
     p.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument(
+    c.flag(p, "--json", "print one JSON object")
+    c.flag(
+        p,
         "--verbose",
-        action="store_true",
-        help="also show each node's non-tensor arguments (torch's reduction, strides, ...)",
+        "also show each node's non-tensor arguments (torch's reduction, strides, ...)",
     )
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -81,8 +77,7 @@ def run(args: argparse.Namespace) -> None:
     if args.saturate is not None:
         check_real(args.saturate, "--saturate", minimum=0.0, strict=True)
     X, y = c.load(args)
-    # the first batch training with this seed would see
-    idx = next(batches(len(y), epochs=1, batch_size=min(rows, len(y)), seed=args.seed))
+    number, idx = _first_mixed_batch(y, rows, args.seed)
     w, b = initial_params(X.shape[1], args.seed)
     if args.w is not None:
         try:
@@ -99,6 +94,7 @@ def run(args: argparse.Namespace) -> None:
         "data": c.data_label(args),
         "rows": [int(i) for i in idx],
         "seed": args.seed,
+        "batch": number,
         "params": "given"
         if args.w is not None or args.b is not None
         else f"initial_params(D, {args.seed})",
@@ -118,14 +114,27 @@ def run(args: argparse.Namespace) -> None:
         c.emit_json(explain.jsonable(out))
         return
     scaled = f", scaled so max |z| = {args.saturate:g}" if args.saturate is not None else ""
+    which = f"the first batch of seed {args.seed}"
+    if number > 1:
+        which = f"batch {number} of seed {args.seed}, the first holding both labels"
     c.emit(
-        f"lr-variants explain: rows {settings['rows']} of {settings['data']} (the first batch "
-        f"of seed {args.seed}); w, b: {settings['params']}{scaled}"
+        f"lr-variants explain: rows {settings['rows']} of {settings['data']} ({which}); w, b: "
+        f"{settings['params']}{scaled}"
     )
     c.emit(e.to_text(verbose=args.verbose))
     if second is not None:
         c.emit()
         c.emit(explain.second_order_text(second))
+
+
+def _first_mixed_batch(y: Any, rows: int, seed: int) -> tuple[int, Any]:
+    """The first batch of ``rows`` rows of the first epoch training with ``seed`` would see that
+    holds both labels, numbered from 1, and its row indices; the first batch when none does
+    (one row, or data of one label)."""
+    plan = list(batches(len(y), epochs=1, batch_size=min(rows, len(y)), seed=seed))
+    mixed = (k for k, idx in enumerate(plan) if len(np.unique(y[idx])) == 2)
+    k = next(mixed, 0)
+    return k + 1, plan[k]
 
 
 def _check_scaled(theta: Any, args: argparse.Namespace) -> None:

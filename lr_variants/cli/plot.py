@@ -10,6 +10,11 @@ from lr_variants.cli import _common as c
 from lr_variants.compare import compare, label
 from lr_variants.registry import IMPLS
 
+HELP = (
+    "train every variant once and draw loss curves, parameter trajectories and (2-D data) "
+    "decision boundaries as PNG"
+)
+EXAMPLE = "lr-variants plot --out figures/ --variants numpy,module --epochs 20"
 DESCRIPTION = """\
 Train every variant (or those --variants names) once, as compare does, recording the loss and
 the parameters after every epoch, and draw three pictures: the loss curves, the parameter
@@ -18,15 +23,7 @@ side by side) or a directory (loss.png, params.png, boundary.png; made if missin
 matplotlib (the plot extra)."""
 
 
-def add_parser(sub: Any) -> None:
-    p = c.add_command(
-        sub,
-        "plot",
-        help="train every variant once and draw loss curves, parameter trajectories and (2-D "
-        "data) decision boundaries as PNG",
-        description=DESCRIPTION,
-        example="lr-variants plot --out figures/ --variants numpy,module --epochs 20",
-    )
+def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
         required=True,
@@ -37,7 +34,6 @@ def add_parser(sub: Any) -> None:
     c.add_variants_option(p)
     c.add_impl_option(p, (*IMPLS, "both"), "textbook", "implementations (default: textbook)")
     c.add_training_options(p)
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -63,20 +59,9 @@ def run(args: argparse.Namespace) -> None:
             y,
             variants=names,
             impls=c.impl_list(args.impl),
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=args.seed,
-            dtype=args.dtype,
-            device=args.device,
-            momentum=args.momentum,
-            dampening=args.dampening,
-            nesterov=args.nesterov,
-            weight_decay=args.weight_decay,
-            standardize=args.standardize,
-            threads=args.threads,
             data_label=c.data_label(args),
             callback=progress,
+            **c.options(args, c.COMPARE_OPTIONS),
         )
     runs = []
     for model, recorder in recorders.values():

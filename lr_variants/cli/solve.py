@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from lr_variants import solver
 from lr_variants.cli import _common as c
 
+HELP = "the exact minimizer of mean BCE + (weight_decay/2)||w||^2 by Newton's method"
+EXAMPLE = "lr-variants solve --weight-decay 0.001 --json"
 DESCRIPTION = """\
 Find the exact minimizer of mean BCE + (weight_decay/2)||w||^2 (the bias unpenalized), the
 objective SGD minimizes, by Newton's method (IRLS), and print the estimates, their standard
@@ -15,14 +16,7 @@ errors when the penalty is 0, and the objective. Separated data have no finite u
 minimizer: that is one line on stderr and exit status 2; pass --weight-decay > 0."""
 
 
-def add_parser(sub: Any) -> None:
-    p = c.add_command(
-        sub,
-        "solve",
-        help="the exact minimizer of mean BCE + (weight_decay/2)||w||^2 by Newton's method",
-        description=DESCRIPTION,
-        example="lr-variants solve --weight-decay 0.001 --json",
-    )
+def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--weight-decay",
         "--l2",
@@ -34,8 +28,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--tol", type=float, default=1e-10, help="gradient tolerance (1e-10)")
     p.add_argument("--max-iter", type=c.int_arg, default=100, help="Newton iterations (100)")
     c.add_data_option(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(run=run)
+    c.flag(p, "--json", "print one JSON object")
 
 
 def run(args: argparse.Namespace) -> None:

@@ -14,6 +14,8 @@ from lr_variants.compare import label, make_models, printed_losses, torch_thread
 from lr_variants.registry import IMPLS, VARIANTS
 from lr_variants.training import accuracy, train
 
+HELP = "train one variant, printing the loss every 10 epochs and the accuracy"
+EXAMPLE = "lr-variants train --variant numpy --epochs 30 --lr 0.05"
 DESCRIPTION = """\
 Train one variant and print what the reference article's script prints: the loss of the last
 batch of every 10th epoch, each line as soon as that epoch ends, then the accuracy on all the
@@ -22,23 +24,16 @@ replays the article's run (its initial parameters, batch order and, for module, 
 module variant then prints the article's own lines, bit for bit."""
 
 
-def add_parser(sub: Any) -> None:
-    p = c.add_command(
-        sub,
-        "train",
-        help="train one variant, printing the loss every 10 epochs and the accuracy",
-        description=DESCRIPTION,
-        example="lr-variants train --variant numpy --epochs 30 --lr 0.05",
-    )
-    p.add_argument(
-        "--variant",
-        default="module",
-        metavar=c.braces(VARIANTS),
-        help="the variant (default: module)",
+def add_options(p: argparse.ArgumentParser) -> None:
+    c.add_variant_option(
+        p,
+        "module",
+        VARIANTS,
+        f"the variant (default: module), a registered plug-in's name, or {c.PLUGIN} naming a "
+        "variant factory or gradient function",
     )
     c.add_impl_option(p, IMPLS, "textbook", "the implementation (default: textbook)")
     c.add_training_options(p)
-    p.set_defaults(run=run)
 
 
 class _LastStep:
@@ -62,23 +57,15 @@ class _LastStep:
 
 
 def run(args: argparse.Namespace) -> None:
-    if args.variant not in VARIANTS:
-        raise ValueError(f"--variant must be one of {VARIANTS}; got {args.variant!r}")
+    variant = c.resolve_variant(args.variant, "--variant")
     c.check_article(args)
     X, y = c.load(args)
     models, _ = make_models(
-        [args.variant],
+        [variant],
         X.shape[1],
         impls=(args.impl,),
         article=args.article,
-        lr=args.lr,
-        momentum=args.momentum,
-        dampening=args.dampening,
-        nesterov=args.nesterov,
-        weight_decay=args.weight_decay,
-        dtype=args.dtype,
-        device=args.device,
-        seed=args.seed,
+        **c.options(args, c.MODEL_OPTIONS),
     )
     model = models[0]
     watched = _LastStep(model.engine)

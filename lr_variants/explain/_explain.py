@@ -24,14 +24,7 @@ EXPLAINABLE: tuple[str, ...] = ("autograd", "module", "scratch")
 
 
 def explain(
-    variant: str,
-    X: Any,
-    y: Any,
-    w: Any,
-    b: Any,
-    *,
-    loss: str = "stable",
-    dtype: str = "float32",
+    variant: str, X: Any, y: Any, w: Any, b: Any, *, loss: str = "stable", dtype: str = "float32"
 ) -> Explanation:
     """The backward graph of one evaluation of ``loss`` on ``(X, y)`` at ``(w, b)``, as
     ``variant`` builds it, every node's gradients checked against the chain rule.
@@ -73,16 +66,16 @@ def explain(
         variant=variant,
         loss=loss,
         dtype=dtype,
+        rtol=rtol,
+        p_graph=sigmoid_array(z_dtype).astype(np.float64),
         X=Xr,
         y=y64,
         w=wr,
         b=br,
-        p_graph=sigmoid_array(z_dtype).astype(np.float64),
-        loss_graph=loss_graph,
         loss_exact=float(np.mean(np.logaddexp(0.0, z) - y64 * z)),
-        terms=tuple(terms),
+        loss_graph=loss_graph,
         nodes=nodes,
-        rtol=rtol,
+        terms=tuple(terms),
     )
     return with_notes(out)
 
