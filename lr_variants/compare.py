@@ -1,5 +1,6 @@
 """Every variant trained the same way on the same data, side by side: :func:`compare`.
 
+```python
 >>> import lr_variants as lv
 >>> X, y = lv.two_blobs()
 >>> c = lv.compare(X, y, variants=["numpy", "module"], impls=["textbook"], epochs=5)
@@ -7,6 +8,7 @@
 [('numpy', 'textbook'), ('module', 'textbook')]
 >>> c.results[1].max_abs_param_diff < 1e-5      # float32: the same trajectory up to rounding
 True
+```
 
 Each model starts from the same parameters and sees the same batches; the result holds, per
 variant and implementation, the final parameters, loss, accuracy and training time, the largest
