@@ -8,6 +8,7 @@
 [('numpy', 'textbook'), ('module', 'textbook')]
 >>> c.results[1].max_abs_param_diff < 1e-5      # float32: the same trajectory up to rounding
 True
+
 ```
 
 Each model starts from the same parameters and sees the same batches; the result holds, per
