@@ -99,7 +99,7 @@ _BUILTIN: dict[str, VariantSpec] = {
 # variants registered in this process (register_variant, from_gradient) or by installed
 # packages (the entry-point group below, read once, on first use)
 _REGISTERED: dict[str, VariantSpec] = {}
-ENTRY_POINT_GROUP = "lr_variants.textbook"
+ENTRY_POINT_GROUP = "lr_variants.variants"
 _discovered = False
 
 
@@ -162,7 +162,7 @@ def is_factory(obj: Callable[..., Any]) -> bool:
 
 def _discover() -> None:
     """Register the variants installed packages declare in the entry-point group
-    ``lr_variants.textbook`` (name = variant name, value = a factory or a gradient function);
+    ``lr_variants.variants`` (name = variant name, value = a factory or a gradient function);
     once per process, never at ``import lr_variants``. A broken entry point is skipped here
     and reported when its name is asked for."""
     global _discovered
