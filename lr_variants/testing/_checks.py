@@ -41,7 +41,7 @@ CHECKS: tuple[tuple[str, Callable[[Context], None], str], ...] = (
 
 # examples per full-cost property; the SGD and contract checks run a fraction of it (sized so
 # that a plain-NumPy gradient function passes both dtypes in well under a minute on 2 cores)
-DEFAULT_MAX_EXAMPLES = 50
+DEFAULT_MAX_EXAMPLES = 100
 
 
 def _contexts(

@@ -62,9 +62,16 @@ class Context:
         return model
 
 
-def check_close(quantity: str, got: Any, expected: Any, tol: Any, case: Any) -> None:
+def check_close(
+    quantity: str,
+    got: Any,
+    expected: Any,
+    tol: Any,
+    case: Any,
+    names: tuple[str, str] = ("reference", "variant"),
+) -> None:
     """Raise :class:`Mismatch` unless ``|got - expected| <= tol`` elementwise (NaN fails),
-    naming the worst element."""
+    naming the worst element; ``names`` say what ``expected`` and ``got`` are."""
     g, e, t = np.broadcast_arrays(
         np.asarray(got, np.float64), np.asarray(expected, np.float64), np.asarray(tol, np.float64)
     )
@@ -75,7 +82,7 @@ def check_close(quantity: str, got: Any, expected: Any, tol: Any, case: Any) -> 
         i = np.unravel_index(int(np.argmax(np.where(bad, ratio, -1.0))), g.shape)
         at = f"[{', '.join(map(str, i))}]" if g.ndim else ""
         raise Mismatch(
-            f"{quantity}{at}: reference {float(e[i])!r}, variant {float(g[i])!r}; "
+            f"{quantity}{at}: {names[0]} {float(e[i])!r}, {names[1]} {float(g[i])!r}; "
             f"|difference| {diff[i]:.3g} > tolerance {t[i]:.3g}\n    input: {case!r}"
         )
 

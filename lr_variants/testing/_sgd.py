@@ -134,6 +134,7 @@ def check_zero_weight_batch(ctx: Context) -> None:
 
     def body(case: tuple[S.Problem, int, int, int, F64]) -> None:
         p, size, zero, epochs, s = case
+        shown = (p, f"batch_size={size}", f"epochs={epochs}", f"sample_weight={s.tolist()}")
         lr = 2.0 ** math.floor(math.log2(1.0 / (16.0 * smoothness(p.X))))
         model = ctx.at(p, lr=lr)
         history = train(
@@ -142,11 +143,11 @@ def check_zero_weight_batch(ctx: Context) -> None:
         losses = history.batch_loss[:, zero]
         if not np.all(losses == 0.0):
             raise Mismatch(
-                f"the all-zero-weight batch {zero + 1} had loss {losses.tolist()!r} in train "
-                f"(epochs), expected exactly 0\n    input: {case!r}"
+                f"the all-zero-weight batch {zero + 1} had loss {losses.tolist()!r} in train's "
+                f"epochs, expected exactly 0\n    input: {shown!r}"
             )
         slices = [np.arange(i, min(i + size, p.n)) for i in range(0, p.n, size)] * epochs
         expected, tol = reference_run(p, SGDRule(lr), slices, [s[i] for i in slices])
-        _check_path([np.append(*model.get_params())], expected[-1:], tol[-1:], "train", case)
+        _check_path([np.append(*model.get_params())], expected[-1:], tol[-1:], "train", shown)
 
     run_property(ctx, _zero_batch_runs(ctx.dtype), body, fraction=0.4)
