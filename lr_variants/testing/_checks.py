@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from lr_variants._validate import DTYPES, check_choice, check_int
 from lr_variants.registry import IMPLS, impls, spec
@@ -85,12 +85,13 @@ def variant_checks(
     impl: str = "textbook",
     dtypes: Sequence[str] = ("float64", "float32"),
     max_examples: int | None = None,
-) -> Iterator[tuple[str, Callable[[], None]]]:
+) -> list[tuple[str, Callable[[], None]]]:
     """``(check_name, check)`` pairs, one per check and dtype (``"loss/float64"``), for
     ``pytest.mark.parametrize("name, check", variant_checks("mine"))``; ``check()`` raises
     :class:`ConformanceError` on failure. Arguments as :func:`check_variant`; they are checked
     here, at collection."""
     contexts, why = _contexts(name, impl, dtypes, max_examples)
+    pairs: list[tuple[str, Callable[[], None]]] = []
     for ctx in contexts:
         for check_name, check, tol in CHECKS:
             full = f"{check_name}/{ctx.dtype}"
@@ -107,7 +108,8 @@ def variant_checks(
                     raise ConformanceError(report.failure_message(), report)
 
             run.__name__ = run.__qualname__ = full
-            yield full, run
+            pairs.append((full, run))
+    return pairs
 
 
 def check_variant(
