@@ -80,4 +80,3 @@ def _load(module_name: str, attr: str, spec: str) -> Any:
             f"got {type(obj).__name__}"
         )
     return obj
-

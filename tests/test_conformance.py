@@ -47,7 +47,11 @@ class Planted:
 
     def get_state(self):
         keys = ("momentum_w", "momentum_b")
-        return {k: np.array(v, np.float64) for k, v in zip(keys, self.bufs) if v is not None}
+        return {
+            k: np.array(v, np.float64)
+            for k, v in zip(keys, self.bufs, strict=True)
+            if v is not None
+        }
 
     def set_state(self, state):
         if self.fault == "set_state_ignored":
@@ -81,7 +85,7 @@ class Planted:
     def step(self, X, y, u=None):
         loss = self.loss(X, y, u)
         o = self.o
-        for i, (p, g) in enumerate(zip([self.w, self.b], self._grad(X, y, u))):
+        for i, (p, g) in enumerate(zip([self.w, self.b], self._grad(X, y, u), strict=True)):
             g = -g if o.maximize else g
             if o.weight_decay and (i == 0 or o.decay_bias or self.fault == "decay_bias_always"):
                 g = g + o.weight_decay * p
@@ -275,7 +279,9 @@ def _run(code: str, *paths: Path, env: dict[str, str] | None = None) -> subproce
 
 
 def test_import_lr_variants_does_not_import_the_kit_or_hypothesis() -> None:
-    out = _run("import sys, lr_variants; print('lr_variants.testing' in sys.modules, 'hypothesis' in sys.modules)")
+    out = _run(
+        "import sys, lr_variants; print('lr_variants.testing' in sys.modules, 'hypothesis' in sys.modules)"
+    )
     assert out.stdout.split() == ["False", "False"], out.stderr
 
 
@@ -375,7 +381,9 @@ def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return module
 
 
-def test_cli_check_passes_fails_and_rejects(user_module: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_check_passes_fails_and_rejects(
+    user_module: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     small = ["--dtypes", "float64", "--max-examples", "3"]
     status, out, _ = _cli(["check", f"{user_module}:good", *small], capsys)
     assert status == 0 and "18 passed, 0 failed" in out

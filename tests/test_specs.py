@@ -12,7 +12,7 @@ import lr_variants as lv
 from lr_variants.registry import spec
 from lr_variants.specs import resolve
 
-SOURCE = '''
+SOURCE = """
 import numpy as np
 from lr_variants.textbook.numpy import NumpyLogisticRegression
 
@@ -27,7 +27,7 @@ def factory(w, b, *, sgd, dtype, device="cpu"):
 
 numpy = grad  # clashes with the built-in name
 not_callable = 3
-'''
+"""
 
 
 @pytest.fixture
@@ -50,7 +50,14 @@ def test_gradient_function_and_factory_are_registered(module: str) -> None:
     assert type(lv.create(grad, 2).engine).__name__ == "GradientFunctionVariant"
     assert resolve(f"{module}:grad") == grad  # same spec, same name
     fac = resolve(f"{module}:factory")
-    assert type(spec(fac).factory("textbook")(*lv.initial_params(2), sgd=lv.SGDOptions(), dtype="float64")).__name__ == "NumpyLogisticRegression"
+    assert (
+        type(
+            spec(fac).factory("textbook")(
+                *lv.initial_params(2), sgd=lv.SGDOptions(), dtype="float64"
+            )
+        ).__name__
+        == "NumpyLogisticRegression"
+    )
 
 
 def test_a_clashing_name_gets_the_module_prefix(module: str) -> None:

@@ -61,9 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from lr_variants.testing import ConformanceError, check_variant
 
     try:
-        report = check_variant(
-            name, impl=args.impl, dtypes=dtypes, max_examples=args.max_examples
-        )
+        report = check_variant(name, impl=args.impl, dtypes=dtypes, max_examples=args.max_examples)
         status = 0
     except ConformanceError as exc:
         assert exc.report is not None

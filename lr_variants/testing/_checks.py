@@ -33,7 +33,11 @@ CHECKS: tuple[tuple[str, Callable[[Context], None], str], ...] = (
     ("sgd_decay_bias", _sgd.check_sgd_decay_bias, "bounds.trajectory_error"),
     ("sgd_maximize", _sgd.check_sgd_maximize, "bounds.trajectory_error"),
     ("pure_queries", _contract.check_pure_queries, "bit for bit"),
-    ("set_params_keeps_momentum", _contract.check_set_params_keeps_momentum, "bit for bit; lr x gradient bound"),
+    (
+        "set_params_keeps_momentum",
+        _contract.check_set_params_keeps_momentum,
+        "bit for bit; lr x gradient bound",
+    ),
     ("state_roundtrip", _contract.check_state_roundtrip, "bit for bit"),
     ("determinism", _contract.check_determinism, "bit for bit"),
     ("rejected_call", _contract.check_rejected_call, "bit for bit"),
@@ -96,8 +100,12 @@ def variant_checks(
         for check_name, check, tol in CHECKS:
             full = f"{check_name}/{ctx.dtype}"
 
-            def run(ctx: Context = ctx, check: Callable[[Context], None] = check,
-                    full: str = full, tol: str = tol) -> None:
+            def run(
+                ctx: Context = ctx,
+                check: Callable[[Context], None] = check,
+                full: str = full,
+                tol: str = tol,
+            ) -> None:
                 if why:
                     import pytest
 

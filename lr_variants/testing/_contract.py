@@ -22,7 +22,7 @@ from lr_variants.testing._run import (
 )
 from lr_variants.testing.bounds import EPS, TINY, gradient_error, vs_reference
 
-MOMENTUM = {"momentum": 0.5, "dampening": 0.25}
+MOMENTUM: dict[str, Any] = {"momentum": 0.5, "dampening": 0.25}
 WARMUP = 3  # steps before the contract is examined, so that momentum buffers exist
 
 
@@ -68,7 +68,9 @@ def check_pure_queries(ctx: Context) -> None:
             query()
             check_same_state(f"after {name}, parameters and optimizer state", model, before, run)
         stop = WARMUP + 3
-        _same_path("after queries", _steps(model, run, WARMUP, stop), _steps(twin, run, WARMUP, stop), run)
+        _same_path(
+            "after queries", _steps(model, run, WARMUP, stop), _steps(twin, run, WARMUP, stop), run
+        )
 
     run_property(ctx, S.runs(ctx.dtype, steps=WARMUP + 3), body, fraction=0.3)
 
@@ -88,22 +90,26 @@ def check_set_params_keeps_momentum(ctx: Context) -> None:
         model.set_params(w2, b2)
         after = {k: v for k, v in state_bits(model).items() if k.startswith("momentum")}
         if sorted(after) != sorted(before):
-            raise Mismatch(f"set_params dropped momentum buffers {sorted(before)}\n    input: {run!r}")
+            raise Mismatch(
+                f"set_params dropped momentum buffers {sorted(before)}\n    input: {run!r}"
+            )
         for key in before:
             check_equal(f"set_params: {key}", after[key], before[key], run)
         idx = run.batches[WARMUP]
         model.step(p.X[idx], p.y[idx])
         gw, gb = ref.gradients(p.X[idx], p.y[idx], w2, b2)
         rule = ref.SGDRule(run.lr, **MOMENTUM)
-        bufs = [state["momentum_w"], state["momentum_b"]]
+        bufs: list[np.ndarray | None] = [state["momentum_w"], state["momentum_b"]]
         expected, dirs, _ = ref.sgd_step(rule, [w2, np.array(b2)], [gw, np.array(gb)], bufs)
         tw, tb = vs_reference(gradient_error, p.X[idx], p.y[idx], w2, b2, dtype=p.dtype)
         theta, d = np.append(*expected), np.append(*dirs)
         grad = np.append(tw, tb) * (1 - rule.dampening)
-        buf = np.abs(np.append(*bufs)) * rule.momentum
+        buf = np.abs(np.append(state["momentum_w"], state["momentum_b"])) * rule.momentum
         eps = EPS[p.dtype] + EPS["float64"]
         tol = run.lr * grad + 4 * eps * (np.abs(theta) + run.lr * (np.abs(d) + buf)) + TINY[p.dtype]
-        check_close("(w, b) after set_params and a step", np.append(*model.get_params()), theta, tol, run)
+        check_close(
+            "(w, b) after set_params and a step", np.append(*model.get_params()), theta, tol, run
+        )
 
     run_property(ctx, S.runs(ctx.dtype, steps=WARMUP + 1), body, fraction=0.3)
 
@@ -122,7 +128,9 @@ def check_state_roundtrip(ctx: Context) -> None:
         copy.set_params(w, b)
         copy.set_state(state)
         stop = WARMUP + 4
-        _same_path("restored copy", _steps(copy, run, WARMUP, stop), _steps(model, run, WARMUP, stop), run)
+        _same_path(
+            "restored copy", _steps(copy, run, WARMUP, stop), _steps(model, run, WARMUP, stop), run
+        )
         fresh = ctx.model(p.d, lr=run.lr, **MOMENTUM)
         fresh.set_params(*model.get_params())
         model.set_state({})
@@ -163,7 +171,10 @@ def _bad_calls(model: Model, p: S.Problem) -> list[tuple[str, Callable[[], Any]]
         ("step(sample_weight one short)", lambda: model.step(X, y, sample_weight=np.ones(p.n - 1))),
         ("gradients(X with D + 1 columns)", lambda: model.gradients(wider, y)),
         ("set_params(w of D + 1)", lambda: model.set_params(np.zeros(d + 1), 0.0)),
-        ("set_state(momentum_w of D + 1)", lambda: model.set_state({"momentum_w": np.zeros(d + 1)})),
+        (
+            "set_state(momentum_w of D + 1)",
+            lambda: model.set_state({"momentum_w": np.zeros(d + 1)}),
+        ),
     ]
 
 
@@ -183,6 +194,16 @@ def check_rejected_call(ctx: Context) -> None:
                 raise Mismatch(f"{name} was accepted; expected ValueError\n    input: {run!r}")
             check_same_state(f"after rejected {name}", model, before, run)
         stop = WARMUP + 2
-        _same_path("after rejected calls", _steps(model, run, WARMUP, stop), _steps(twin, run, WARMUP, stop), run)
+        _same_path(
+            "after rejected calls",
+            _steps(model, run, WARMUP, stop),
+            _steps(twin, run, WARMUP, stop),
+            run,
+        )
 
-    run_property(ctx, S.runs(ctx.dtype, steps=WARMUP + 2).filter(lambda r: r.problem.n >= 2), body, fraction=0.2)
+    run_property(
+        ctx,
+        S.runs(ctx.dtype, steps=WARMUP + 2).filter(lambda r: r.problem.n >= 2),
+        body,
+        fraction=0.2,
+    )

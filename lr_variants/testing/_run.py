@@ -212,9 +212,7 @@ class Report:
                 f"{r.name:<{width}}  {r.status:<7}  {r.seconds:7.2f}  {r.tolerance}"
                 + (f"\n{'':<{width}}  skipped: {r.detail}" if r.status == "skipped" else "")
             )
-        lines.append(
-            f"{counts['passed']} passed, {counts['failed']} failed, {skipped} skipped"
-        )
+        lines.append(f"{counts['passed']} passed, {counts['failed']} failed, {skipped} skipped")
         return "\n".join(lines)
 
     def failure_message(self) -> str:

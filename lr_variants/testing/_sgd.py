@@ -40,7 +40,11 @@ def reference_run(
             tw, tb = vs_reference(gradient_error, Xb, yb, w, b, dtype=p.dtype, u=u)
             G = math.hypot(float(np.linalg.norm(tw)), tb)
         grads = [gw, np.array(gb)]
-        buf_before = 0.0 if bufs[0] is None else float(np.linalg.norm(np.append(*bufs)))
+        buf_before = float(
+            np.linalg.norm(
+                np.concatenate([np.ravel(v) for v in bufs if v is not None] or [np.zeros(1)])
+            )
+        )
         params_next, dirs, bufs = ref.sgd_step(rule, params, grads, bufs)
         theta_next, d, g = (np.append(*v) for v in (params_next, dirs, grads))
         decayed = np.append(params[0], params[1] if rule.decay_bias else 0.0)
@@ -74,7 +78,7 @@ def _sgd_check(rule_for: Callable[[float], SGDRule], doc: str) -> Callable[[Cont
         def body(run: S.Run) -> None:
             rule = rule_for(run.lr)
             p = run.problem
-            model = ctx.at(p, **rule.options())
+            model = ctx.at(p, **ref.options(rule))
             got = []
             for idx in run.batches:
                 model.step(p.X[idx], p.y[idx])

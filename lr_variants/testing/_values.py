@@ -52,7 +52,11 @@ def _compare_gradients(p: S.Problem, got: tuple[F64, float], s: F64 | None = Non
 def _compare_probabilities(p: S.Problem, got: F64) -> None:
     expected = ref.sigmoid(ref.logits(p.X, p.w, p.b))
     check_close(
-        "predict_proba", got, expected, vs_reference(probability_error, p.X, p.w, p.b, dtype=p.dtype), p
+        "predict_proba",
+        got,
+        expected,
+        vs_reference(probability_error, p.X, p.w, p.b, dtype=p.dtype),
+        p,
     )
 
 

@@ -12,11 +12,17 @@ rule :func:`sgd_step` is ``torch.optim.SGD``'s, written out from torch's ``_sing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 
+# the hyperparameters only (a frozen record of torch.optim.SGD's arguments); the rule itself is
+# sgd_step below, written independently of lr_variants._sgd.SGD
+from lr_variants._sgd import SGDOptions as SGDRule
 from lr_variants._validate import F64
+
+__all__ = ["SGDRule", "gradients", "logits", "loss", "options", "sgd_step", "sigmoid"]
 
 
 def logits(X: F64, w: F64, b: float) -> F64:
@@ -52,21 +58,9 @@ def gradients(X: F64, y: F64, w: F64, b: float, s: F64 | None = None) -> tuple[F
     return gw, float(np.sum(r))
 
 
-@dataclass(frozen=True)
-class SGDRule:
-    """``torch.optim.SGD``'s hyperparameters, plus whether the bias is decayed."""
-
-    lr: float
-    momentum: float = 0.0
-    dampening: float = 0.0
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    maximize: bool = False
-    decay_bias: bool = False
-
-    def options(self) -> dict[str, float | bool]:
-        """The keyword arguments of ``lr_variants.create`` for this rule."""
-        return dict(self.__dict__)
+def options(rule: SGDRule) -> dict[str, Any]:
+    """The keyword arguments of ``lr_variants.create`` for ``rule``."""
+    return asdict(rule)
 
 
 def sgd_step(

@@ -81,8 +81,9 @@ def _floats(bound: float, dtype: str) -> st.SearchStrategy[float]:
     if dtype == "float32":
         b32 = np.float32(bound)
         bound = float(b32 if b32 <= bound else np.nextafter(b32, np.float32(0.0)))
-    width = 32 if dtype == "float32" else 64
-    return st.floats(-bound, bound, width=width, allow_nan=False, allow_infinity=False)
+    if dtype == "float32":
+        return st.floats(-bound, bound, width=32, allow_nan=False, allow_infinity=False)
+    return st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
 
 
 @st.composite

@@ -50,7 +50,11 @@ class SGD:
 
     def get_state(self):
         keys = ("momentum_w", "momentum_b")
-        return {k: self.arrays.to_numpy(v) for k, v in zip(keys, self.buffers) if v is not None}
+        return {
+            k: self.arrays.to_numpy(v)
+            for k, v in zip(keys, self.buffers, strict=True)
+            if v is not None
+        }
 
     def set_state(self, state):
         keys = ("momentum_w", "momentum_b")
@@ -58,7 +62,7 @@ class SGD:
 
     def step(self, params, grads):
         o = self.o
-        for i, (p, g) in enumerate(zip(params, grads)):
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             g = -g if o.maximize else g
             if o.weight_decay and (i == 0 or o.decay_bias):
                 g = g + o.weight_decay * p
