@@ -152,7 +152,7 @@ def from_gradient(fn: Callable[..., Any], name: str) -> str:
     return register_variant(name, factory, devices=("cpu",))
 
 
-def _is_factory(obj: Callable[..., Any]) -> bool:
+def is_factory(obj: Callable[..., Any]) -> bool:
     """A variant factory takes keyword ``sgd``; a gradient function takes five positionals."""
     try:
         return "sgd" in inspect.signature(obj).parameters
@@ -174,7 +174,7 @@ def _discover() -> None:
             continue  # a registration in this process wins over an installed one
         try:
             obj = ep.load()
-            if _is_factory(obj):
+            if is_factory(obj):
                 register_variant(ep.name, obj)
             else:
                 from_gradient(obj, ep.name)

@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any
 
-from lr_variants.registry import _is_factory, from_gradient, register_variant, variants
+from lr_variants.registry import from_gradient, is_factory, register_variant, variants
 from lr_variants.registry import spec as variant_spec
 
 # the object each name was registered for by resolve(): resolving the same spec again, or
@@ -45,7 +45,7 @@ def resolve(spec: str) -> str:
     else:
         raise ValueError(f"variant {spec!r}: the names {attr!r} and {name!r} are taken")
     _RESOLVED[name] = obj
-    return register_variant(name, obj) if _is_factory(obj) else from_gradient(obj, name)
+    return register_variant(name, obj) if is_factory(obj) else from_gradient(obj, name)
 
 
 def _load(spec: str) -> Any:

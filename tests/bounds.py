@@ -1,7 +1,8 @@
 """Rounding-error bounds for the cross-check suite, and the assertions that use them.
 
-The bounds (``loss_error``, ``gradient_error``, ``probability_error``, ``step_error``) are
-derived in ``docs/testing.md``; in short, for a model of dtype with machine epsilon ``eps``
+The bounds (``loss_error``, ``gradient_error``, ``probability_error``; defined once in
+``lr_variants.testing.bounds``, the conformance kit, and ``step_error`` here) are derived in
+``docs/testing.md``; in short, for a model of dtype with machine epsilon ``eps``
 (2**-23 or 2**-52) and smallest normal ``tiny``, on a batch of ``N`` rows and ``D`` features,
 with ``S_i = |x_i|.|w| + |b|``:
 
@@ -19,85 +20,34 @@ representable in the model's dtype (``tests/strategies.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import reference as ref
-from strategies import DTYPES
 
-EPS: dict[str, float] = {"float32": 2.0**-23, "float64": 2.0**-52}
-TINY: dict[str, float] = {k: float(np.finfo(k).tiny) for k in DTYPES}
+# the bounds are the conformance kit's (lr_variants.testing.bounds), so the suite and the kit
+# hold users' variants and the built-ins to the same derivation
+from lr_variants.testing.bounds import (
+    EPS,
+    TINY,
+    gradient_error,
+    logit_error,
+    loss_error,
+    probability_error,
+    vs_reference,
+)
 
-
-def logit_error(X: np.ndarray, w: np.ndarray, b: float, dtype: str) -> np.ndarray:
-    """Bound on ``|fl(X w + b) - (X w + b)|`` per row: a dot product of D terms plus the bias,
-    summed in any order, errs by at most ``gamma_{D+1} S_i`` (Higham, Thm 3.1; ``gamma_n =
-    n u / (1 - n u) <= n eps`` with ``u = eps / 2``), plus ``(D + 1) tiny`` for products that
-    underflow to subnormals, where relative bounds fail."""
-    S = np.abs(X) @ np.abs(w) + abs(b)
-    out: np.ndarray = (X.shape[1] + 1) * (EPS[dtype] * S + TINY[dtype])
-    return out
-
-
-def _slope_max(z: np.ndarray, dz: np.ndarray) -> np.ndarray:
-    """``max sigmoid'(t)`` over ``|t - z| <= dz``: ``sigmoid'`` is even and falls with ``|t|``."""
-    t = np.maximum(np.abs(z) - dz, 0.0)
-    out: np.ndarray = ref.sigmoid(t) * ref.sigmoid(-t)
-    return out
-
-
-def probability_error(X: np.ndarray, w: np.ndarray, b: float, dtype: str) -> np.ndarray:
-    """Bound on ``|p_hat_i - p_i|``: the logit's error through the steepest slope within reach
-    (mean value theorem), the sigmoid's own rounding (a few ulps, relative), and ``tiny`` for
-    results in the subnormal range."""
-    z, dz = ref.logits(X, w, b), logit_error(X, w, b, dtype)
-    p = ref.sigmoid(z)
-    out: np.ndarray = np.minimum(_slope_max(z, dz) * dz, 1.0) + 4 * EPS[dtype] * p + TINY[dtype]
-    return out
-
-
-def loss_error(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, dtype: str) -> float:
-    """Bound on ``|L_hat - L|`` for the stable loss computed in ``dtype``.
-
-    Per row: the logit's error times the loss's largest slope in z within reach
-    (``dl/dz = sigmoid(z) - y``), plus the evaluation of ``max(z, 0) - z y + log1p(e^-|z|)``
-    (or torch's equivalent), whose terms are at most ``|z|`` and ``log 2``: ``4 eps (|z| + 1)``
-    with a factor 2 to spare. The mean of N non-negative terms adds ``(N + 2) eps L``.
-    """
-    eps, n = EPS[dtype], len(y)
-    z, dz = ref.logits(X, w, b), logit_error(X, w, b, dtype)
-    slope = np.where(y == 1.0, ref.sigmoid(dz - z), ref.sigmoid(z + dz))
-    per_row = slope * dz + 4 * eps * (np.abs(z) + 1.0) + TINY[dtype]
-    return float(np.mean(per_row) + (n + 2) * eps * ref.loss(X, y, w, b))
-
-
-def gradient_error(
-    X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, dtype: str
-) -> tuple[np.ndarray, float]:
-    """Bound on ``|g_hat - g|`` for ``g = X^T (p - y) / N`` (per feature) and ``mean(p - y)``.
-
-    The residual ``p_hat - y`` errs by ``dp`` plus its rounding; the sum of N products
-    ``x_ij r_i`` (and the scaling by ``1/N``) by ``(N + 2) eps sum |x_ij| |r_i|``, plus ``tiny``
-    for products and results in the subnormal range. ``|r_i|`` is
-    bounded by ``p_i + y_i``, not by ``|p_i - y_i|``: where ``p ~ y = 1`` the residual is
-    computed by cancellation and its absolute error is that of ``p``, about ``eps``.
-    """
-    n = len(y)
-    a = probability_error(X, w, b, dtype) + (n + 4) * EPS[dtype] * (
-        ref.sigmoid(ref.logits(X, w, b)) + y
-    )
-    # + tiny: products x_ij r_i and the result itself may round in the subnormal range
-    return np.abs(X).T @ a / n + TINY[dtype], float(np.mean(a)) + TINY[dtype]
-
-
-def vs_reference(bound: Callable[..., Any], *args: Any, dtype: str) -> Any:
-    """A bound for comparing a ``dtype`` computation with the float64 reference: the variant's
-    error bound plus the reference's own (the same formula with float64's eps)."""
-    mine, theirs = bound(*args, dtype), bound(*args, "float64")
-    if isinstance(mine, tuple):
-        return tuple(m + t for m, t in zip(mine, theirs, strict=True))
-    return mine + theirs
+__all__ = [
+    "EPS",
+    "TINY",
+    "check_close",
+    "check_that",
+    "gradient_error",
+    "logit_error",
+    "loss_error",
+    "probability_error",
+    "step_error",
+    "vs_reference",
+]
 
 
 def step_error(

@@ -13,9 +13,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from lr_variants.cli import _common, bench, compare, explain, plot, solve, train
+from lr_variants.cli import _common, bench, check, compare, explain, plot, solve, train
 
-_COMMANDS = (compare, train, solve, explain, plot, bench)
+_COMMANDS = (compare, train, solve, explain, plot, bench, check)
 
 
 def version() -> str:

@@ -1,0 +1,3 @@
+"""An example lr_variants plug-in: :func:`gradient.loss_and_gradient` (a loss-and-gradient
+function, the whole variant) and :class:`full.ExampleVariant` (a full variant with its own
+arrays and optimizer), both declared in the ``lr_variants.variants`` entry-point group."""

@@ -1,0 +1,46 @@
+"""Conformance kit: check your own logistic-regression code against independent references.
+
+>>> from lr_variants import from_gradient
+>>> from lr_variants.testing import check_variant
+>>> from_gradient(my_loss_and_gradient, "mine")         # doctest: +SKIP
+>>> print(check_variant("mine"))                          # doctest: +SKIP
+
+:func:`check_variant` runs every check (:data:`CHECKS`) on a variant (any name
+``lr_variants.variants()`` lists) in each dtype, and raises :class:`ConformanceError` naming
+every failed check with its smallest failing input (Hypothesis shrinks it), the reference's
+value and the variant's; on success it returns a :class:`Report`. :func:`variant_checks` yields
+the same checks one by one for ``pytest.mark.parametrize``::
+
+    @pytest.mark.parametrize("name, check", variant_checks("mine"))
+    def test_conformance(name, check):
+        check()
+
+The references are float64 formulas written in :mod:`lr_variants.testing.reference`, never
+another variant; the tolerances are rounding-error bounds derived in
+:mod:`lr_variants.testing.bounds`; the inputs come from :mod:`lr_variants.testing.strategies`
+(public, for writing your own properties). Needs Hypothesis: ``pip install 'lr_variants[test]'``.
+"""
+
+from __future__ import annotations
+
+try:
+    import hypothesis  # noqa: F401
+except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(
+        "lr_variants.testing needs Hypothesis: pip install 'lr_variants[test]'"
+    ) from None
+
+from lr_variants.testing import strategies
+from lr_variants.testing._checks import CHECKS, DEFAULT_MAX_EXAMPLES, check_variant, variant_checks
+from lr_variants.testing._run import CheckResult, ConformanceError, Report
+
+__all__ = [
+    "CHECKS",
+    "DEFAULT_MAX_EXAMPLES",
+    "CheckResult",
+    "ConformanceError",
+    "Report",
+    "check_variant",
+    "strategies",
+    "variant_checks",
+]
