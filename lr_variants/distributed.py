@@ -34,7 +34,7 @@ import numpy as np
 from lr_variants._data_parallel import PeerLostError
 from lr_variants._validate import F64, check_int, check_real
 from lr_variants.compare import label
-from lr_variants.registry import create
+from lr_variants.registry import create, from_gradient
 from lr_variants.registry import impls as offered_impls
 from lr_variants.training import train
 
@@ -171,7 +171,9 @@ def launch(
 class Job:
     """One training run: :func:`lr_variants.create` keywords, :func:`lr_variants.train`
     keywords, and the data. ``per_step``: train one batch per ``train`` call (the batches of
-    :func:`lr_variants.batches`) and keep the parameters after every step."""
+    :func:`lr_variants.batches`) and keep the parameters after every step. ``gradient``: a
+    loss-and-gradient function registered first as ``variant`` (:func:`lr_variants.from_gradient`;
+    a worker process starts with only the built-in variants)."""
 
     variant: str
     create: dict[str, Any]
@@ -180,6 +182,7 @@ class Job:
     y: F64
     sample_weight: F64 | None = None
     per_step: bool = False
+    gradient: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,8 @@ def train_job(job: Job, distributed: bool) -> Outcome:
     """Run ``job`` in this process (data-parallel with ``distributed``)."""
     from lr_variants.training import batches
 
+    if job.gradient is not None:
+        from_gradient(job.gradient, job.variant)
     model = create(job.variant, job.X.shape[1], **job.create)
     if not job.per_step:
         h = train(
