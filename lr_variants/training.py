@@ -111,6 +111,7 @@ def train(
     order: str = "shuffle",
     sample_weight: Any = None,
     callback: Callable[[int, float], None] | None = None,
+    distributed: bool = False,
 ) -> History:
     """Minibatch training: ``epochs`` passes over ``(X, y)`` in batches of ``batch_size`` rows
     (``None``: the whole data set, i.e. full-batch gradient descent), as :func:`batch_plan`
@@ -131,6 +132,13 @@ def train(
     rows. ``callback(epoch, loss)``, if given, is called after every epoch (``epoch`` counts from
     1) with that epoch's loss (``History.epoch_loss``), e.g. to draw a progress bar or record
     the parameters; its time is left out of ``History.seconds``.
+
+    ``distributed=True`` trains data-parallel on the initialised ``torch.distributed`` default
+    process group (every rank calls ``train`` with the same arguments and data): each batch is
+    split into contiguous row ranges, one per rank, and the gradient all-reduced, so that every
+    rank follows the single process's trajectory (``lr_variants._data_parallel``,
+    ``docs/distributed.md``); ``ValueError`` without a process group or if the ranks' data or
+    settings differ.
     """
     epochs = check_int(epochs, "epochs", 0)
     seed = check_int(seed, "seed", 0)
@@ -149,8 +157,15 @@ def train(
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None; got {callback!r}")
     s64 = None if sample_weight is None else check_sample_weight(sample_weight, n)
+    if not isinstance(distributed, (bool, np.bool_)):
+        raise TypeError(f"distributed must be a bool; got {distributed!r}")
 
-    arrays = model.engine.arrays
+    engine = model.engine
+    if distributed:  # each batch split across the ranks (lr_variants._data_parallel)
+        from lr_variants._data_parallel import data_parallel
+
+        engine, s64 = data_parallel(model, X64, y64, s64, (epochs, size, seed, shuffle, order))
+    arrays = engine.arrays
     Xa, ya = arrays.convert(X64), arrays.convert(y64)
     slices, orders = batch_plan(
         n,
@@ -164,7 +179,7 @@ def train(
     sizes = np.array([s.stop - s.start for s in slices])
     batch_loss = np.empty((epochs, len(slices)))
 
-    step, cut = model.engine.step, arrays.batches  # cut: each epoch's batches, as views
+    step, cut = engine.step, arrays.batches  # cut: each epoch's batches, as views
     # each batch's weights normalized to sum 1, in float64: once, or per epoch when reordered
     ua = None if s64 is None else arrays.convert(normalized(s64, slices))
     start = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from lr_variants.cli import _common as c
+from lr_variants.cli import _distributed
 from lr_variants.compare import compare, compare_article
 from lr_variants.data import standardize
 from lr_variants.registry import IMPLS
@@ -32,11 +33,15 @@ def add_options(p: argparse.ArgumentParser) -> None:
         "these implementations where it has them",
     )
     c.add_training_options(p)
+    _distributed.add_compare_options(p)
 
 
 def run(args: argparse.Namespace) -> None:
     names = c.variant_names(args.variants)
     impls = c.impl_list(args.impl or ("textbook" if args.article else "both"))
+    if args.world_size is not None:
+        _distributed.run_compare(args, names, impls)
+        return
     if args.article:
         c.check_article(args)
         with c.Progress(args) as progress:

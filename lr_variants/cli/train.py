@@ -10,6 +10,7 @@ import numpy as np
 
 from lr_variants._model import Model
 from lr_variants.cli import _common as c
+from lr_variants.cli import _distributed
 from lr_variants.compare import label, make_models, printed_losses, torch_threads
 from lr_variants.registry import IMPLS, VARIANTS
 from lr_variants.training import accuracy, train
@@ -34,6 +35,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     )
     c.add_impl_option(p, IMPLS, "textbook", "the implementation (default: textbook)")
     c.add_training_options(p)
+    _distributed.add_train_options(p)
 
 
 class _LastStep:
@@ -57,6 +59,13 @@ class _LastStep:
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.distributed:
+        _distributed.run_train(args, _run)
+    else:
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
     variant = c.resolve_variant(args.variant, "--variant")
     c.check_article(args)
     X, y = c.load(args)
@@ -71,13 +80,15 @@ def run(args: argparse.Namespace) -> None:
     watched = _LastStep(model.engine)
     trained: Model = copy.copy(model)  # shares the parameters; steps through `watched`
     trained.engine = watched
+    if args.distributed:  # the data-parallel engine steps the model; its losses, once reduced
+        trained = model  # at each epoch's end, are printed after training from the history
     name = label(model.name, model.impl)
 
     with c.Progress(args) as progress:
 
         def each_epoch(epoch: int, loss: float) -> None:
             progress(model, epoch, loss)
-            if not args.json and epoch % 10 == 0:  # as the article's script prints
+            if not (args.json or args.distributed) and epoch % 10 == 0:  # as the article prints
                 progress.write(f"Epoch [{epoch}/{args.epochs}], Loss: {watched.last_loss():.4f}")
 
         progress(model, 0, float("nan"))
@@ -95,10 +106,16 @@ def run(args: argparse.Namespace) -> None:
                     seed=args.seed,
                     order="article" if args.article else "shuffle",
                     callback=each_epoch,
+                    distributed=args.distributed,
                 )
             except FloatingPointError as exc:
                 raise FloatingPointError(f"{name}: {exc}") from None
             final = model.loss(X, y)
+    if args.distributed and not args.json:
+        for epoch, loss in zip(
+            range(10, args.epochs + 1, 10), printed_losses(history), strict=True
+        ):
+            c.emit(f"Epoch [{epoch}/{args.epochs}], Loss: {loss:.4f}")
     if not np.isfinite(final):
         raise FloatingPointError(
             f"{name}: training diverged: the final loss is {final} with lr={model.lr}; lower lr "

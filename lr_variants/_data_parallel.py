@@ -1,0 +1,274 @@
+"""Data-parallel training: each global batch split into contiguous row ranges, one per rank.
+
+:func:`lr_variants.train` with ``distributed=True`` runs its usual loop on every rank of an
+initialised ``torch.distributed`` default group, through the engine :func:`data_parallel`
+returns instead of the model's own. With global batch ``B`` (the rows :func:`batch_plan` gives
+one process), per-row weights ``s_i`` (1 without sample weights) and ``S = sum_{i in B} s_i``,
+rank ``r`` of ``R`` holds the contiguous rows ``B_r`` (:func:`shard_bounds`: sizes differ by at
+most one, nothing padded or dropped, possibly none) and the weights ``u_i = s_i / S``, normalized
+by the GLOBAL total, so its part of the loss and gradient is a sum::
+
+    L_r = sum_{i in B_r} u_i l_i,    g_r = sum_{i in B_r} u_i (p_i - y_i) (x_i, 1)
+    sum_r L_r = L,                   sum_r g_r = g       (all_reduce, SUM)
+
+the single process's weighted mean; a rank with no rows (or zero weight) adds zeros. Every rank
+then applies the same update to the same all-reduced ``g`` and so holds bitwise the same
+parameters.
+
+- The module variant runs the real ``torch.nn.parallel.DistributedDataParallel`` around its
+  ``nn.Module`` and steps its own ``torch.optim.SGD``: DDP averages gradients over ranks
+  (``sum_r grad / R``), so each rank back-propagates ``R L_r``.
+- Every other variant goes through the protocol alone (:class:`GradientAllReduce`): its
+  ``gradients`` on the shard, one ``all_reduce`` of ``(g_w, g_b)``, then
+  :class:`lr_variants._sgd.SGD` (``torch.optim.SGD``'s rule, the variant's own) on a copy of the
+  parameters in the model's dtype, written back with ``set_params`` (and the momentum buffers
+  with ``optimizer.set_state``).
+
+Each epoch's step losses are all-reduced once, at the end of the epoch (``floats``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from lr_variants._backends import NumpyArrays
+from lr_variants._model import Model
+from lr_variants._sgd import SGD
+from lr_variants._validate import F64
+
+LAUNCH_HINT = (
+    "launch the processes with torchrun (torchrun --nproc-per-node=2 -m lr_variants train "
+    "--distributed ...), or call torch.distributed.init_process_group first, or use "
+    "lr_variants.distributed.launch/run on one machine"
+)
+
+# built-in variants whose loss and gradient are linear in u (sum_i u_i ...), so a shard's
+# weights may sum to less than 1; any other variant gets weights renormalized to sum 1 (the
+# protocol's promise) and its results scaled back by the shard's share
+_LINEAR_IN_U = ("lr_variants.textbook.", "lr_variants.tuned.")
+
+
+def shard_bounds(n: int, world: int) -> list[int]:
+    """``world + 1`` bounds cutting ``n`` rows into contiguous ranges, rank ``r`` holding
+    ``[bounds[r], bounds[r + 1])``: the first ``n % world`` ranks one row more (as
+    ``np.array_split``), no row padded, repeated or dropped."""
+    q, extra = divmod(n, world)
+    return [r * q + min(r, extra) for r in range(world + 1)]
+
+
+class PeerLostError(ConnectionError):
+    """A collective operation failed: another rank raised, was killed or timed out."""
+
+
+class Communicator:
+    """The default process group as this module uses it: rank, world size and a float64 SUM
+    ``all_reduce`` whose failure is one clear :class:`PeerLostError` naming this rank."""
+
+    def __init__(self) -> None:
+        import torch
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            raise ValueError(
+                f"distributed=True needs an initialised torch.distributed default process group;"
+                f" got none: {LAUNCH_HINT}"
+            )
+        self.dist, self.torch = dist, torch
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        nccl = dist.get_backend() == "nccl"  # NCCL reduces device tensors only
+        self.device = torch.device("cuda", torch.cuda.current_device()) if nccl else None
+
+    @contextlib.contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        """Turn a failed collective (torch raises ``RuntimeError``/``DistError``) into
+        :class:`PeerLostError`."""
+        try:
+            yield
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PeerLostError(
+                f"rank {self.rank}: {what} failed: another rank stopped (it raised, was killed, "
+                f"or exceeded the process group's timeout): {first}"
+            ) from None
+
+    def all_reduce(self, values: F64) -> F64:
+        """The element-wise sum of ``values`` (float64) over every rank, the same on each."""
+        t = self.torch.from_numpy(values)
+        if self.device is not None:
+            t = t.to(self.device)
+        with self.guard("all_reduce"):
+            self.dist.all_reduce(t)
+        out: F64 = t.cpu().numpy() if self.device is not None else t.numpy()
+        return out
+
+    def agree(self, facts: dict[str, Any]) -> None:
+        """Refuse to start unless every rank holds the same ``facts`` (checked by rank 0's)."""
+        gathered: list[Any] = [None] * self.world
+        with self.guard("all_gather_object of the data's checksums"):
+            self.dist.all_gather_object(gathered, facts)
+        for rank, theirs in enumerate(gathered):
+            for key, value in theirs.items():
+                if value != gathered[0][key]:
+                    raise ValueError(
+                        f"every rank must train on the same {key}; rank {rank} has {value!r}, "
+                        f"rank 0 has {gathered[0][key]!r}"
+                    )
+
+
+def fingerprint(a: Any) -> str:
+    """Shape and a BLAKE2b checksum of an array's bytes (``None`` stays ``None``)."""
+    if a is None:
+        return "none"
+    a = np.ascontiguousarray(a)
+    return f"{a.shape}:{hashlib.blake2b(a.tobytes(), digest_size=8).hexdigest()}"
+
+
+class ShardedArrays:
+    """The variant's backend with each batch cut to this rank's rows.
+
+    ``batches`` cuts every batch into ``world`` contiguous pieces (:func:`shard_bounds`; the
+    pieces cover the array, as the protocol asks of the variant's own ``batches``) and keeps
+    this rank's; ``floats`` all-reduces an epoch's step losses (``None``: an empty shard's 0).
+    """
+
+    def __init__(self, inner: Any, comm: Communicator) -> None:
+        self.inner, self.comm = inner, comm
+        self.device = inner.device
+
+    def convert(self, a: F64) -> Any:
+        return self.inner.convert(a)
+
+    def to_numpy(self, a: Any) -> F64:
+        return self.inner.to_numpy(a)  # type: ignore[no-any-return]
+
+    def copy(self, a: Any) -> Any:
+        return self.inner.copy(a)
+
+    def rows(self, a: Any, order: np.ndarray) -> Any:
+        return self.inner.rows(a, order)
+
+    def batches(self, a: Any, slices: list[slice]) -> list[Any]:
+        pieces = []
+        for s in slices:
+            bounds = shard_bounds(s.stop - s.start, self.comm.world)
+            pieces += [slice(s.start + lo, s.start + hi) for lo, hi in itertools.pairwise(bounds)]
+        return list(self.inner.batches(a, pieces))[self.comm.rank :: self.comm.world]
+
+    def floats(self, values: list[Any]) -> F64:
+        local = np.zeros(len(values))
+        held = [i for i, v in enumerate(values) if v is not None]
+        if held:
+            local[held] = self.inner.floats([values[i] for i in held])
+        return self.comm.all_reduce(local)
+
+
+class GradientAllReduce:
+    """Any variant through the protocol: shard gradients, one ``all_reduce``, the variant's
+    SGD rule (:class:`lr_variants._sgd.SGD` with the model's options) on a copy of ``(w, b)`` in
+    the model's dtype, written back with ``set_params``."""
+
+    def __init__(self, model: Model, comm: Communicator) -> None:
+        inner = model.engine
+        self.inner, self.comm = inner, comm
+        self.arrays = ShardedArrays(inner.arrays, comm)
+        self.params = NumpyArrays(model.dtype)
+        w, b = inner.get_params()
+        self.w, self.b = self.params.convert(w), self.params.convert(np.asarray(b))
+        self.optimizer = SGD(model.sgd, self.params)
+        self.optimizer.set_state(inner.optimizer.get_state())
+        self.momentum = bool(model.sgd.momentum)
+        self.linear = type(inner).__module__.startswith(_LINEAR_IN_U)
+        self.grads = np.zeros(model.n_features + 1)
+
+    def __getattr__(self, name: str) -> Any:  # get_params, probabilities, loss, gradients
+        return getattr(self.inner, name)
+
+    def step(self, X: Any, y: Any, u: Any) -> Any:
+        """One step on this rank's rows of the batch (``u``: weights over the global batch)."""
+        loss, g = None, self.grads
+        g[:] = 0.0
+        if len(y):
+            share = 1.0
+            if not self.linear:  # the protocol promises u sums to 1: renormalize, scale back
+                u64 = self.inner.arrays.to_numpy(u)
+                share = float(u64.sum())
+                u = self.inner.arrays.convert(u64 / share) if share > 0 else None
+            if u is not None:
+                loss = self.inner.loss(X, y, u)
+                g[:-1], g[-1] = self.inner.gradients(X, y, u)
+                if share != 1.0:
+                    g *= share
+                    loss = share * self.inner.arrays.floats([loss])[0]
+                    loss = self.inner.arrays.convert(np.asarray(loss))
+        total = self.comm.all_reduce(g).astype(self.params.dtype)
+        self.optimizer.step([self.w, self.b], [total[:-1], total[-1:].reshape(())])
+        self.inner.set_params(self.w.astype(np.float64), float(self.b))
+        if self.momentum:  # the model's own optimizer holds the buffers the next step needs
+            self.inner.optimizer.set_state(self.optimizer.get_state())
+        return loss
+
+
+class DDPModule:
+    """The module variant under ``torch.nn.parallel.DistributedDataParallel``, stepped by its own
+    ``torch.optim.SGD``. DDP averages the ranks' gradients, so each rank back-propagates
+    ``R L_r`` (its share of the global weighted mean, times the world size)."""
+
+    def __init__(self, model: Model, comm: Communicator) -> None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        inner: Any = model.engine  # a ModuleLogisticRegression
+        self.inner, self.comm = inner, comm
+        self.arrays = ShardedArrays(inner.arrays, comm)
+        self.optimizer = inner.optimizer
+        device = inner.arrays.device
+        ids = [device] if device.type == "cuda" else None
+        with comm.guard("DistributedDataParallel's parameter broadcast"):
+            self.ddp = DistributedDataParallel(inner.net, device_ids=ids)
+
+    def __getattr__(self, name: str) -> Any:  # get_params, probabilities, loss, gradients
+        return getattr(self.inner, name)
+
+    def step(self, X: Any, y: Any, u: Any) -> Any:
+        inner = self.inner
+        L = inner.row_criterion(inner.criterion_input(self.ddp(X)), y) @ u  # L_r: a sum
+        inner.sgd.zero_grad()
+        with self.comm.guard("DistributedDataParallel's gradient all_reduce"):
+            (L * self.comm.world).backward()  # DDP divides the sum over ranks by the world size
+        inner.sgd.step()
+        return L.detach()
+
+
+def data_parallel(
+    model: Model, X: F64, y: F64, s: F64 | None, plan: tuple[Any, ...]
+) -> tuple[Any, F64]:
+    """``(engine, s)``: the engine that trains ``model`` data-parallel on the default process
+    group, and the sample weights to normalize per global batch (ones when ``s`` is ``None``:
+    every shard then weighs its rows ``1 / (global batch size)``). First every rank must show
+    the same data (shape and checksum), settings ``plan`` and initial state."""
+    comm = Communicator()
+    w, b = model.get_params()
+    state = model.get_state()
+    comm.agree(
+        {
+            "X": fingerprint(X),
+            "y": fingerprint(y),
+            "sample_weight": fingerprint(s),
+            "epochs, batch_size, seed, shuffle, order": tuple(plan),
+            "variant": f"{model.name}/{model.impl}/{model.dtype}/{model.options}",
+            "sgd options": str(model.sgd),
+            "initial parameters": fingerprint(np.append(w, b)),
+            "optimizer state": {k: fingerprint(v) for k, v in sorted(state.items())},
+        }
+    )
+    weights = np.ones(len(y)) if s is None else s
+    from lr_variants.textbook.module import ModuleLogisticRegression
+
+    if isinstance(model.engine, ModuleLogisticRegression):
+        return DDPModule(model, comm), weights
+    return GradientAllReduce(model, comm), weights
