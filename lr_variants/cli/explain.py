@@ -19,7 +19,8 @@ Evaluate the loss once on a small batch (the first --rows rows training with --s
 and walk its backward graph: every node, what it saved for backward, the gradient it received
 and the gradients it sent, each checked against the hand-derived dL/dz = (p - y)/N, naming the
 first node that disagrees. --loss sigmoid_bce shows the article's sigmoid + BCELoss graph and
---saturate where it loses the gradient; --second-order adds per-row gradients and the Hessian."""
+--saturate where it loses the gradient; --second-order adds per-row gradients and the Hessian;
+--forward-mode the gradient by forward mode beside reverse mode."""
 
 
 def add_parser(sub: Any) -> None:
@@ -56,6 +57,11 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--second-order", action="store_true", help="also per-row gradients and the Hessian"
+    )
+    p.add_argument(
+        "--forward-mode",
+        action="store_true",
+        help="also the gradient by forward mode (torch.func.jvp, one pass per parameter)",
     )
     c.add_data_option(p)
     p.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
@@ -105,6 +111,7 @@ def run(args: argparse.Namespace) -> None:
         "saturate": args.saturate,
     }
     second = explain.second_order(X[idx], y[idx], e.w, e.b) if args.second_order else None
+    fwd = explain.forward_mode(X[idx], y[idx], e.w, e.b) if args.forward_mode else None
     if dot is not None:
         try:
             with open(dot, "w") as f:
@@ -115,6 +122,8 @@ def run(args: argparse.Namespace) -> None:
         out = {"settings": settings, "explanation": e.to_dict()}
         if second is not None:
             out["second_order"] = second
+        if fwd is not None:
+            out["forward_mode"] = fwd
         c.emit_json(explain.jsonable(out))
         return
     scaled = f", scaled so max |z| = {args.saturate:g}" if args.saturate is not None else ""
@@ -126,6 +135,9 @@ def run(args: argparse.Namespace) -> None:
     if second is not None:
         c.emit()
         c.emit(explain.second_order_text(second))
+    if fwd is not None:
+        c.emit()
+        c.emit(explain.forward_mode_text(fwd))
 
 
 def _check_scaled(theta: Any, args: argparse.Namespace) -> None:

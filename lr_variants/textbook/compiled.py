@@ -2,10 +2,11 @@
 
 The step is one Python function: the forward pass, the backward pass
 (``torch.func.grad_and_value`` of a pure loss, which the compiler traces), and the SGD update
-(the library's rule, ``lr_variants._sgd``, traced too). With ``z = X w + b`` and row weights
-``u`` (``1/N`` each, or the normalized sample weights)::
+(the library's rule, ``lr_variants._sgd``, traced too). The loss is the func variant's pure
+``loss_fn`` (``lr_variants.textbook.func``): compiling it is what ``jax.jit`` adds to JAX code.
+With ``z = X w + b`` and row weights ``u`` (``1/N`` each, or the normalized sample weights)::
 
-    L     = sum_i u_i (softplus(z_i) - y_i z_i)          # = BCE of sigmoid(z), stable
+    L     = sum_i u_i softplus((1 - 2 y_i) z_i)          # = BCE of sigmoid(z), stable
     dL/dw = X^T u (p - y),   dL/db = sum u (p - y)       # derived by the compiler's autograd
     w <- w - lr dL/dw,  b <- b - lr dL/db   (plain SGD; the full rule: lr_variants._sgd)
 
@@ -36,22 +37,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch._dynamo.utils import counters
 from torch.func import grad_and_value
 
 from lr_variants._backends import TorchArrays
 from lr_variants._sgd import SGD, SGDOptions
 from lr_variants._validate import F64
-
-Params = dict[str, torch.Tensor]
-
-
-def loss_fn(params: Params, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None) -> Any:
-    """``L(params)``: the (weighted) mean of ``softplus(z) - y z``, ``z = X w + b``; pure."""
-    z = torch.addmv(params["b"], X, params["w"])
-    terms = F.softplus(z) - y * z
-    return terms.mean() if u is None else terms @ u
+from lr_variants.textbook.func import Params, loss_fn
 
 
 def train_step(
@@ -62,7 +54,8 @@ def train_step(
     params = {"w": theta[:-1], "b": theta[-1]}
     grads, loss = grad_and_value(loss_fn)(params, X, y, u)
     optimizer.step([params["w"], params["b"]], [grads["w"], grads["b"]])
-    return loss
+    out: torch.Tensor = loss
+    return out
 
 
 def loss_and_grads(

@@ -31,9 +31,7 @@ import numpy as np
 try:
     import numba
 except ImportError as exc:  # an optional extra: say how to get it
-    raise ImportError(
-        "the numba variant needs numba: pip install 'lr_variants[numba]'"
-    ) from exc
+    raise ImportError("the numba variant needs numba: pip install 'lr_variants[numba]'") from exc
 
 from lr_variants._backends import NumpyArrays
 from lr_variants._sgd import SGD, SGDOptions
