@@ -47,6 +47,19 @@ FLOOR_TARGET = 1.5
 FLOOR_VARIANTS = ("numpy", "torch_manual")
 STARTUP_PROGRAMS = ("numpy", "module", "article_script")
 BANDWIDTH_METHODS = ("sdot", "gemv")
+# the overhead ladder's rungs (bench/test_ladder.py), top (most framework) to bottom (the floor)
+LADDER = (
+    "article",
+    "module",
+    "autograd",
+    "func",
+    "compiled",
+    "torch_manual",
+    "scratch",
+    "numpy",
+    "numpy-fast",
+    "numba",
+)
 
 
 class ReportError(Exception):
@@ -104,6 +117,8 @@ def _key(row: dict[str, Any]) -> tuple[Any, ...] | None:
         return ("train", group, row["variant"], _impl(row), row.get("device"), row.get("dtype"))
     if group == "phases":
         return ("phases", row.get("variant"), _impl(row))
+    if str(group).startswith("ladder-") and row.get("device") == "cpu":
+        return ("ladder", row.get("rung"), row.get("dtype"))
     if row.get("workload") == "bandwidth":
         return ("bandwidth", row.get("method"))
     if group == "startup":
@@ -133,6 +148,9 @@ def expected(cuda: bool) -> Iterator[tuple[Any, ...]]:
     for variant in lv.VARIANTS:
         for impl in lv.impls(variant):
             yield ("phases", variant, impl)
+    for rung in LADDER:
+        for dtype in ("float32",) if rung == "article" else ("float32", "float64"):
+            yield ("ladder", rung, dtype)
     for method in BANDWIDTH_METHODS:
         yield ("bandwidth", method)
     for program in STARTUP_PROGRAMS:
@@ -337,6 +355,58 @@ _PROGRAMS = {
 }
 
 
+def ladder_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The overhead ladder (article workload, CPU): per rung the time per step (the training
+    loop's own seconds over its steps; the article's: its whole run), the torch operator calls
+    per step, the factor to the article's loop, and the share of a step that is overhead,
+    ``1 - floor / step`` with the numba rung's time per step as the arithmetic floor."""
+    out: list[str] = []
+    for dtype in ("float32", "float64"):
+        ladder = {r["rung"]: r for r in rows if r.get("group") == f"ladder-{dtype}"}
+        if not ladder:
+            continue
+
+        def per_step(r: dict[str, Any]) -> float:
+            return float((r["loop_min"] or r["min"]) / r["steps"])
+
+        floor = per_step(ladder["numba"]) if "numba" in ladder else None
+        article = _find(rows, group="ladder-float32", rung="article")
+        base = per_step(article) if article else None
+        lines = []
+        for rung in LADDER:
+            r = ladder.get(rung)
+            if r is None:
+                continue
+            step = per_step(r)
+            ops = r.get("ops_per_step")
+            lines.append(
+                [
+                    _variant_label(rung),
+                    f"{step * 1e6:.3g}",
+                    "-" if ops is None else f"{ops:.0f}",
+                    _x(base / step if base else None),
+                    "-" if floor is None else f"{max(0.0, 1 - floor / step):.0%}",
+                ]
+            )
+        out += [f"### The overhead ladder ({dtype}, article workload, CPU)", ""]
+        out += _table(
+            ["rung", "us per step", "torch ops per step", "vs article's loop", "overhead"],
+            lines,
+        )
+        out += [
+            "",
+            "Overhead: `1 - numba's time per step / this rung's`, numba's kernel being the same "
+            "arithmetic with nothing between the operations. CUDA rungs: "
+            + (
+                "see the CUDA rows."
+                if any(r.get("group") == "ladder-cuda" for r in rows)
+                else "not run (no GPU on the machine that ran this)."
+            ),
+            "",
+        ]
+    return out
+
+
 def startup_table(rows: list[dict[str, Any]]) -> list[str]:
     mine = [r for r in rows if r.get("group") == "startup" and "startup_s" in r]
     if not mine:
@@ -459,6 +529,7 @@ def report(data: dict[str, Any], json_name: str, png_name: str | None) -> str:
     for workload in WORKLOADS:
         out += workload_table(rows, workload)
     out += phases_table(rows)
+    out += ladder_table(rows)
     out += startup_table(rows)
     if png_name:
         out += [f"![benchmark chart]({png_name})", ""]

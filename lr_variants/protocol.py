@@ -113,6 +113,22 @@ class Variant(Protocol):
         ...
 
 
+@runtime_checkable
+class EpochVariant(Variant, Protocol):
+    """A variant that can run a whole epoch in one call (optional; e.g. a compiled kernel).
+
+    :func:`lr_variants.train` calls :meth:`train_epoch` instead of one :meth:`~Variant.step`
+    per batch when a variant offers it, so that the Python loop is not the cost. The batches,
+    the SGD rule (every option) and the losses are exactly those of the steps it replaces.
+    """
+
+    def train_epoch(self, X: Any, y: Any, u: Any, slices: list[slice]) -> F64:
+        """One optimizer step per slice, in order, on ``(X[s], y[s], u[s])``: the epoch's rows
+        already reordered (``u`` ``None`` or the per-batch normalized weights); returns the
+        batch losses before each update, as a float64 NumPy array of ``len(slices)``."""
+        ...
+
+
 @dataclass(frozen=True)
 class LossGraph:
     """One loss evaluation as a recorded graph, for tools that read graphs.

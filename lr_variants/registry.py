@@ -27,7 +27,16 @@ from lr_variants._model import Model
 from lr_variants._sgd import check_sgd_options
 from lr_variants._validate import DTYPES, F64, check_choice, check_int
 
-VARIANTS: tuple[str, ...] = ("numpy", "autograd", "module", "torch_manual", "scratch")
+VARIANTS: tuple[str, ...] = (
+    "numpy",
+    "autograd",
+    "module",
+    "torch_manual",
+    "scratch",
+    "func",
+    "compiled",
+    "numba",
+)
 IMPLS: tuple[str, ...] = ("textbook", "fast")
 LOSSES: tuple[str, ...] = ("stable", "sigmoid_bce")
 SGD_IMPLS: tuple[str, ...] = ("for-loop", "foreach", "fused")
@@ -90,6 +99,15 @@ _BUILTIN: dict[str, VariantSpec] = {
         VariantSpec(
             "scratch",
             {"textbook": "lr_variants.textbook.scratch:ScratchLogisticRegression"},
+            devices=("cpu",),
+        ),
+        VariantSpec("func", {"textbook": "lr_variants.textbook.func:FuncLogisticRegression"}),
+        VariantSpec(
+            "compiled", {"textbook": "lr_variants.textbook.compiled:CompiledLogisticRegression"}
+        ),
+        VariantSpec(
+            "numba",
+            {"textbook": "lr_variants.textbook.numba_kernels:NumbaLogisticRegression"},
             devices=("cpu",),
         ),
     )

@@ -12,6 +12,7 @@ import numpy as np
 from lr_variants._model import Model
 from lr_variants._validate import F64, check_choice, check_data, check_int, check_sample_weight
 from lr_variants._weights import normalized
+from lr_variants.protocol import EpochVariant
 
 # The most steps (epochs x batches per epoch) one train() call takes: 10 million losses are
 # 80 MB of history, and at the fastest variant's few microseconds a step, about a minute.
@@ -180,6 +181,7 @@ def train(
     batch_loss = np.empty((epochs, len(slices)))
 
     step, cut = engine.step, arrays.batches  # cut: each epoch's batches, as views
+    train_epoch = engine.train_epoch if isinstance(engine, EpochVariant) else None
     # each batch's weights normalized to sum 1, in float64: once, or per epoch when reordered
     ua = None if s64 is None else arrays.convert(normalized(s64, slices))
     start = time.perf_counter()
@@ -187,10 +189,12 @@ def train(
         Xe, ye = (Xa, ya) if perm is None else (arrays.rows(Xa, perm), arrays.rows(ya, perm))
         if s64 is not None and perm is not None:
             ua = arrays.convert(normalized(s64[perm], slices))
-        weights = [None] * len(slices) if ua is None else cut(ua, slices)
-        batch_loss[epoch] = arrays.floats(
-            [step(*batch) for batch in zip(cut(Xe, slices), cut(ye, slices), weights, strict=True)]
-        )
+        if train_epoch is not None:  # the whole epoch in one call (EpochVariant)
+            batch_loss[epoch] = train_epoch(Xe, ye, ua, slices)
+        else:
+            weights = [None] * len(slices) if ua is None else cut(ua, slices)
+            batches_ = zip(cut(Xe, slices), cut(ye, slices), weights, strict=True)
+            batch_loss[epoch] = arrays.floats([step(*batch) for batch in batches_])
         finite = np.isfinite(batch_loss[epoch])
         if not finite.all():
             k = int(np.argmin(finite))

@@ -50,7 +50,7 @@ def test_help_lists_the_closed_sets(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     out = capsys.readouterr().out
-    assert "{numpy,autograd,module,torch_manual,scratch}" in out
+    assert "{numpy,autograd,module,torch_manual,scratch,func,compiled,numba}" in out
     assert "{float32,float64}" in out and "{textbook,fast}" in out
     with pytest.raises(SystemExit):
         main(["explain", "--help"])

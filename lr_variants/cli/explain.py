@@ -23,7 +23,7 @@ hand-derived dL/dz = (p - y)/N, naming the first node that disagrees. The batch 
 --rows rows that training with --seed would see which holds both labels, so that p - y takes
 both signs (the first batch when none does). --loss sigmoid_bce shows the article's sigmoid +
 BCELoss graph and --saturate where it loses the gradient; --second-order adds per-row
-gradients and the Hessian."""
+gradients and the Hessian; --forward-mode the gradient by forward mode beside reverse mode."""
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -54,6 +54,11 @@ def add_options(p: argparse.ArgumentParser) -> None:
         help="scale w, b so the largest |z| in the batch is Z (default 30: sigmoid saturates)",
     )
     c.flag(p, "--second-order", "also per-row gradients and the Hessian")
+    c.flag(
+        p,
+        "--forward-mode",
+        "also the gradient by forward mode (torch.func.jvp, one pass per parameter)",
+    )
     c.add_data_option(p)
     p.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
     c.flag(p, "--json", "print one JSON object")
@@ -101,6 +106,7 @@ def run(args: argparse.Namespace) -> None:
         "saturate": args.saturate,
     }
     second = explain.second_order(X[idx], y[idx], e.w, e.b) if args.second_order else None
+    fwd = explain.forward_mode(X[idx], y[idx], e.w, e.b) if args.forward_mode else None
     if dot is not None:
         try:
             with open(dot, "w") as f:
@@ -111,6 +117,8 @@ def run(args: argparse.Namespace) -> None:
         out = {"settings": settings, "explanation": e.to_dict()}
         if second is not None:
             out["second_order"] = second
+        if fwd is not None:
+            out["forward_mode"] = fwd
         c.emit_json(explain.jsonable(out))
         return
     scaled = f", scaled so max |z| = {args.saturate:g}" if args.saturate is not None else ""
@@ -125,6 +133,9 @@ def run(args: argparse.Namespace) -> None:
     if second is not None:
         c.emit()
         c.emit(explain.second_order_text(second))
+    if fwd is not None:
+        c.emit()
+        c.emit(explain.forward_mode_text(fwd))
 
 
 def _first_mixed_batch(y: Any, rows: int, seed: int) -> tuple[int, Any]:

@@ -19,14 +19,17 @@ term it must equal, compared, and the first node (from the loss down) that disag
 The :class:`Explanation` renders as text (``to_text(verbose=False)``), JSON-ready values
 (``to_dict``) and Graphviz DOT (``to_dot``). :func:`per_sample_gradients` and :func:`hessian`
 compute the per-row gradients and the Hessian with ``torch.func``;
-:func:`analytic_per_sample_gradients` and :func:`analytic_hessian` are their closed forms.
+:func:`analytic_per_sample_gradients` and :func:`analytic_hessian` are their closed forms;
+:func:`forward_mode` computes the gradient by forward mode (``torch.func.jvp``, one pass per
+parameter) beside reverse mode.
 
 Torch's saved tensors are found with its public ``saved_tensors_hooks``; only the slot names
 (``self``, ``mat1``) and non-tensor values (``reduction``, ``alpha``, sizes) a node keeps are
 read from its undocumented ``_saved_*`` properties, for which torch has no public equivalent.
 
 The modules: ``_graphs`` reads graphs (torch and scratch), ``_chain_rule`` checks them,
-``_render`` writes text, JSON and DOT, ``_second_order`` holds the ``torch.func`` tools,
+``_render`` writes text, JSON and DOT, ``_second_order`` and ``_forward`` hold the
+``torch.func`` tools,
 ``_records`` the result types. Importing this package imports no torch; the functions that need
 it import it (the scratch variant never does).
 """
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 from lr_variants.explain._chain_rule import LOSSES, RTOL
 from lr_variants.explain._explain import EXPLAINABLE, explain, saturating_params
+from lr_variants.explain._forward import forward_mode, forward_mode_text
 from lr_variants.explain._records import Check, Edge, Explanation, GraphNode, Term
 from lr_variants.explain._render import LOSS_FORMS, jsonable
 from lr_variants.explain._second_order import (
@@ -60,6 +64,8 @@ __all__ = [
     "analytic_hessian",
     "analytic_per_sample_gradients",
     "explain",
+    "forward_mode",
+    "forward_mode_text",
     "hessian",
     "jsonable",
     "loss_function",

@@ -1,0 +1,158 @@
+"""Variant ``"numba"``: the hand-written gradient and the SGD rule compiled to machine code by
+numba, one compiled call per step, or per epoch (:meth:`NumbaLogisticRegression.train_epoch`).
+
+An optional extra: ``pip install 'lr_variants[numba]'``. The module is named so that it does not
+shadow the ``numba`` package. With ``z_i = x_i . w + b``, ``p_i = sigmoid(z_i)`` and row weights
+``u`` (``1/N`` each, or the normalized sample weights), one loop over the rows computes::
+
+    L     = sum_i u_i (max(z_i, 0) - z_i y_i + log1p(exp(-|z_i|)))
+    dL/dw = sum_i u_i (p_i - y_i) x_i,   dL/db = sum_i u_i (p_i - y_i)
+
+and one loop over the parameters applies ``torch.optim.SGD``'s rule (``lr_variants._sgd``
+states it; this is its compiled twin, checked against it by the test suite)::
+
+    g <- -g if maximize;  g <- g + weight_decay p (w; b too with decay_bias)
+    buf <- g on the first step, else momentum buf + (1 - dampening) g
+    g <- g + momentum buf if nesterov else buf;   p <- p - lr g
+
+A step is a few microseconds of arithmetic on the article's batches of 32 rows: what is left
+of a step when no framework runs between the operations, the floor of the benchmarks' ladder.
+Parameters, gradients and hyperparameters are stored in the model's dtype; ``z`` is computed in
+it, and the rest of a row's arithmetic in float64 (numba's float literals are float64), which
+the rounding-error bounds of the test suite allow for either dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+try:
+    import numba
+except ImportError as exc:  # an optional extra: say how to get it
+    raise ImportError("the numba variant needs numba: pip install 'lr_variants[numba]'") from exc
+
+from lr_variants._backends import NumpyArrays
+from lr_variants._sgd import SGD, SGDOptions
+from lr_variants._validate import F64
+from lr_variants.textbook.numpy import sigmoid
+
+
+@numba.njit(cache=True, fastmath=False)
+def _loss_and_grad(X, y, u, w, b, g):  # type: ignore[no-untyped-def]
+    """``L``; ``g[:D] = dL/dw``, ``g[D] = dL/db`` (``u`` empty: the plain mean)."""
+    n, d = X.shape
+    g[:] = 0.0
+    loss = 0.0
+    for i in range(n):
+        z = b
+        for j in range(d):
+            z += X[i, j] * w[j]
+        e = np.exp(-abs(z))
+        p = 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
+        weight = u[i] if u.size else 1.0 / n
+        loss += weight * (max(z, 0.0) - z * y[i] + np.log1p(e))
+        r = weight * (p - y[i])
+        for j in range(d):
+            g[j] += r * X[i, j]
+        g[d] += r
+    return loss
+
+
+@numba.njit(cache=True)
+def _sgd(theta, g, buf, started, hyper, flags):  # type: ignore[no-untyped-def]
+    """The SGD rule on ``theta = (w, b)`` in place; ``hyper = (lr, momentum, dampening,
+    weight_decay)``, ``flags = (nesterov, maximize, decay_bias)``."""
+    lr, momentum, dampening, decay = hyper[0], hyper[1], hyper[2], hyper[3]
+    last = theta.size - 1
+    for k in range(theta.size):
+        gk = -g[k] if flags[1] else g[k]
+        if decay != 0 and (k < last or flags[2]):
+            gk += decay * theta[k]
+        if momentum != 0:
+            buf[k] = gk if not started else momentum * buf[k] + (1 - dampening) * gk
+            gk = gk + momentum * buf[k] if flags[0] else buf[k]
+        theta[k] -= lr * gk
+
+
+@numba.njit(cache=True)
+def _step(X, y, u, theta, g, buf, started, hyper, flags):  # type: ignore[no-untyped-def]
+    loss = _loss_and_grad(X, y, u, theta[:-1], theta[-1], g)
+    _sgd(theta, g, buf, started, hyper, flags)
+    return loss
+
+
+@numba.njit(cache=True)
+def _epoch(X, y, u, bounds, theta, g, buf, started, hyper, flags):  # type: ignore[no-untyped-def]
+    """Every batch ``[bounds[k], bounds[k+1])`` in turn; the losses, in float64."""
+    losses = np.empty(bounds.size - 1)
+    for k in range(bounds.size - 1):
+        lo, hi = bounds[k], bounds[k + 1]
+        uk = u[lo:hi] if u.size else u
+        losses[k] = _step(X[lo:hi], y[lo:hi], uk, theta, g, buf, started or k > 0, hyper, flags)
+    return losses
+
+
+class NumbaLogisticRegression:
+    """``theta = (w, b)`` as one NumPy array, every step one numba-compiled call (CPU only)."""
+
+    def __init__(
+        self, w: F64, b: float, *, sgd: SGDOptions, dtype: str, device: str = "cpu"
+    ) -> None:
+        self.arrays = NumpyArrays(dtype)
+        dt = self.arrays.dtype
+        self.theta = np.append(w, b).astype(dt)
+        self.grad = np.zeros_like(self.theta)
+        # the momentum buffers live in the library's SGD state (get_state/set_state); the
+        # kernels work on one (D + 1,) buffer, copied from and back to it around each call
+        self.optimizer = SGD(sgd, self.arrays)
+        self.hyper = np.array([sgd.lr, sgd.momentum, sgd.dampening, sgd.weight_decay], dtype=dt)
+        self.flags = np.array([sgd.nesterov, sgd.maximize, sgd.decay_bias])
+        self.no_weights = np.empty(0, dtype=dt)
+        self.no_buffer = np.zeros_like(self.theta)  # plain SGD: never read
+
+    def get_params(self) -> tuple[F64, float]:
+        return self.theta[:-1].astype(np.float64), float(self.theta[-1])
+
+    def set_params(self, w: F64, b: float) -> None:
+        self.theta[:-1] = w
+        self.theta[-1] = b
+
+    def probabilities(self, X: np.ndarray) -> F64:
+        return sigmoid(X @ self.theta[:-1] + self.theta[-1]).astype(np.float64)
+
+    def loss(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
+        uu = self.no_weights if u is None else u
+        return _loss_and_grad(X, y, uu, self.theta[:-1], self.theta[-1], self.grad.copy())
+
+    def gradients(
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None
+    ) -> tuple[F64, float]:
+        g = np.empty_like(self.theta)
+        uu = self.no_weights if u is None else u
+        _loss_and_grad(X, y, uu, self.theta[:-1], self.theta[-1], g)
+        return g[:-1].astype(np.float64), float(g[-1])
+
+    def step(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
+        return self.train_epoch(X, y, u, [slice(0, len(y))])[0]
+
+    def train_epoch(
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None, slices: list[slice]
+    ) -> F64:
+        """One step per slice of ``(X, y, u)`` in one compiled call; the steps' losses."""
+        bounds = np.array([s.start for s in slices] + [slices[-1].stop], dtype=np.int64)
+        started, buf = self._buffer()
+        uu = self.no_weights if u is None else u
+        args = (self.theta, self.grad, buf, started, self.hyper, self.flags)
+        losses: F64 = _epoch(X, y, uu, bounds, *args)
+        if self.hyper[1] != 0:  # the buffers now exist: hand them back to the SGD state
+            self.optimizer.buffers = [buf[:-1].copy(), buf[-1:].reshape(()).copy()]
+        return losses
+
+    def _buffer(self) -> tuple[bool, np.ndarray]:
+        """``(started, buf)``: whether momentum buffers exist, and them as one array."""
+        bw, bb = self.optimizer.buffers
+        if bw is None or bb is None:
+            return False, self.no_buffer if self.hyper[1] == 0 else np.zeros_like(self.theta)
+        return True, np.append(bw, bb).astype(self.arrays.dtype)
