@@ -46,6 +46,8 @@ RATIO_TARGETS = {"numpy": 33.0, "torch_manual": 22.0, "autograd": 3.4, "module":
 FLOOR_TARGET = 1.5
 FLOOR_VARIANTS = ("numpy", "torch_manual")
 STARTUP_PROGRAMS = ("numpy", "module", "article_script")
+SCALE_VARIANTS = ("numpy", "torch_manual")  # bench/test_scale.py: textbook and fast each
+SCALE_SOURCES = ("memory", "mapped")
 BANDWIDTH_METHODS = ("sdot", "gemv")
 # the overhead ladder's rungs (bench/test_ladder.py), top (most framework) to bottom (the floor)
 LADDER = (
@@ -123,6 +125,8 @@ def _key(row: dict[str, Any]) -> tuple[Any, ...] | None:
         return ("bandwidth", row.get("method"))
     if group == "startup":
         return ("startup", row.get("program"))
+    if group == "scale":
+        return ("scale", row.get("variant"), _impl(row), row.get("source"))
     return None
 
 
@@ -155,6 +159,10 @@ def expected(cuda: bool) -> Iterator[tuple[Any, ...]]:
         yield ("bandwidth", method)
     for program in STARTUP_PROGRAMS:
         yield ("startup", program)
+    for variant in SCALE_VARIANTS:
+        for impl in ("textbook", "fast"):
+            for source in SCALE_SOURCES:
+                yield ("scale", variant, impl, source)
 
 
 def missing(data: dict[str, Any]) -> list[str]:
@@ -307,6 +315,43 @@ def workload_table(rows: list[dict[str, Any]], workload: str) -> list[str]:
             "for two passes.",
         ]
     return [*out, ""]
+
+
+def scale_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The scale workload: whole call vs loop, peak extra memory, a step vs one read of X."""
+    mine = [r for r in rows if r.get("group") == "scale"]
+    if not mine:
+        return []
+    first = mine[0]
+    lines = []
+    for r in sorted(mine, key=lambda r: (r["source"], r["variant"], r["impl"])):
+        x = r["x_bytes"]
+        lines.append(
+            [
+                f"`{r['variant']}`",
+                r["impl"],
+                r["source"],
+                _ms(r["min"]),
+                _ms(r["loop_min"]),
+                _x(r["min"] / r["loop_min"]) if r["loop_min"] else "-",
+                f"{r['tracemalloc_peak_bytes'] / x:.3f}",
+                f"{r['peak_rss_growth_bytes'] / 2**20:,.0f}",
+                _x(r["step_over_read"]),
+            ]
+        )
+    header = ["variant", "impl", "X", "create + train (ms)", "loop (ms)", "call / loop",
+              "NumPy peak / X", "peak RSS growth (MiB)", "step / one read of X"]  # fmt: skip
+    return [
+        f"### `scale`: {first['n']:,} x {first['d']} float32, full batch, {first['steps']} steps",
+        "",
+        'X in memory (float32, C order) and memory-mapped (`lv.load_data("X.npy,y.npy")`); '
+        "NumPy peak: `tracemalloc` during the call; peak RSS growth: `VmHWM` reset before the "
+        "call (torch's allocations, and a memory map's pages read from the page cache); one "
+        "read of X: `np.dot` over X as one vector, in the same test.",
+        "",
+        *_table(header, lines),
+        "",
+    ]
 
 
 def _per_step(r: dict[str, Any], phase: str) -> float:
@@ -531,6 +576,7 @@ def report(data: dict[str, Any], json_name: str, png_name: str | None) -> str:
     out += phases_table(rows)
     out += ladder_table(rows)
     out += startup_table(rows)
+    out += scale_table(rows)
     if png_name:
         out += [f"![benchmark chart]({png_name})", ""]
     return "\n".join(out).rstrip() + "\n"

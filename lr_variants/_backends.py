@@ -1,12 +1,23 @@
 """Where a variant's arrays live: NumPy in host memory, or torch tensors on a device.
 
-A backend converts validated float64 data to the variant's own arrays once per call, reorders
-rows once per epoch, and turns a list of per-step losses back into floats (for torch: one device
+A backend converts validated data (in their own dtype,
+:func:`lr_variants._validate.check_data_native`) to the variant's own arrays once per call,
+copying only where the dtype, the layout or the device demands it; reorders rows once per
+epoch; and turns a list of per-step losses back into floats (for torch: one device
 synchronisation per list rather than one ``.item()`` per step).
+
+Large data (:func:`keeps_layout`: above :data:`BIAS_COLUMN_MAX_BYTES`, or memory-mapped) are
+used as given: a float32 C-contiguous ``X`` for a float32 model, or a memory map of one, is not
+copied at all; the tuned variants then read it once per full-batch step, in cache-sized blocks
+of rows (:data:`READ_BLOCK_ELEMENTS`), and a shuffled epoch gathers its batches a bounded block
+at a time (:class:`Gathered`) instead of copying all of ``X``.
 """
 
 from __future__ import annotations
 
+import mmap
+import warnings
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -18,9 +29,79 @@ from lr_variants._validate import F64, check_choice
 
 NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64}
 
+# a design matrix larger than this (in the model's dtype) is not copied to add a bias column
+BIAS_COLUMN_MAX_BYTES = 64 << 20
+# a read-once full-batch pass takes blocks of rows of about this many elements (4 MB of float32:
+# a block stays in the shared L3 between its two products, and each block's ~15 calls (~20 us)
+# are small beside its read; 1 MB blocks measured 1.3-1.7x slower at 1,000,000 x 100)
+READ_BLOCK_ELEMENTS = 1 << 20
+# a shuffled epoch over a memory map gathers its batches in blocks of at most this many bytes
+GATHER_BYTES = 16 << 20
+
+
+def is_mapped(a: Any) -> bool:
+    """Whether ``a`` is (a view of) a memory-mapped file (``np.load(..., mmap_mode="r")``)."""
+    while isinstance(a, np.ndarray):
+        if isinstance(a, np.memmap):
+            return True
+        a = a.base
+    return isinstance(a, mmap.mmap)
+
+
+def keeps_layout(a: np.ndarray, dtype: Any) -> bool:
+    """Whether a design matrix is used as given, without a bias column: when it is
+    memory-mapped (a copy would load it) or larger than :data:`BIAS_COLUMN_MAX_BYTES` in
+    ``dtype`` (a copy would double the memory, and a full-batch step reads it once anyway)."""
+    nbytes = a.shape[0] * (a.shape[1] + 1) * np.dtype(dtype).itemsize
+    return nbytes > BIAS_COLUMN_MAX_BYTES or is_mapped(a)
+
+
+class Gathered:
+    """The rows ``a[order]`` of a memory-mapped ``a``, not gathered yet: :func:`gathered_batches`
+    gathers them a bounded block at a time, as the batches are used."""
+
+    def __init__(self, a: np.ndarray, order: np.ndarray) -> None:
+        self.a, self.order = a, order
+
+
+class LazyBatches(list):  # type: ignore[type-arg]
+    """The batches of a :class:`Gathered` epoch, each made when iteration reaches it (a list
+    only by type: it holds nothing; ``len`` is the number of batches)."""
+
+    def __init__(self, blocks: Callable[[], Iterator[Any]], count: int) -> None:
+        super().__init__()
+        self.blocks, self.n_batches = blocks, count
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.blocks()
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+
+def gathered_batches(
+    g: Gathered, slices: list[slice], make: Callable[[np.ndarray], Any]
+) -> LazyBatches:
+    """Batch ``k`` is ``a[order[slices[k]]]``: consecutive batches are gathered together, in
+    blocks of at most :data:`GATHER_BYTES` (or one batch), converted by ``make``, and sliced."""
+    row_bytes = max(1, g.a[0].nbytes)
+
+    def blocks() -> Iterator[Any]:
+        i = 0
+        while i < len(slices):
+            j, start = i + 1, slices[i].start
+            while j < len(slices) and (slices[j].stop - start) * row_bytes <= GATHER_BYTES:
+                j += 1
+            block = make(np.take(np.asarray(g.a), g.order[start : slices[j - 1].stop], axis=0))
+            for s in slices[i:j]:
+                yield block[s.start - start : s.stop - start]
+            i = j
+
+    return LazyBatches(blocks, len(slices))
+
 
 def design_matrix(
-    X: F64, dtype: Any, order: Literal["C", "F"] = "C", block: int = 1024
+    X: np.ndarray, dtype: Any, order: Literal["C", "F"] = "C", block: int = 1024
 ) -> np.ndarray:
     """``[X, 1]`` in ``dtype``: ``X @ theta`` is ``X w + b`` for ``theta = (w, b)``, and ``r @ X``
     holds ``X^T r`` and ``sum(r)``. ``order="F"`` (column-major) is copied in blocks of rows, so
@@ -47,8 +128,11 @@ class NumpyArrays:
         self.device = "cpu"
         self.bias_column = bias_column
 
-    def convert(self, a: F64) -> Any:
-        if self.bias_column and a.ndim == 2:
+    def convert(self, a: np.ndarray) -> Any:
+        """``a`` in the model's dtype, C-contiguous: the array itself when it already is (a
+        memory map included), else one converting copy. With ``bias_column``, a design matrix
+        becomes ``[X, 1]`` unless :func:`keeps_layout` (large or memory-mapped)."""
+        if self.bias_column and a.ndim == 2 and not keeps_layout(a, self.dtype):
             return design_matrix(a, self.dtype)
         return np.asarray(a, dtype=self.dtype, order="C")  # C-contiguous; a 0-d array stays 0-d
 
@@ -61,9 +145,13 @@ class NumpyArrays:
         return np.copy(a)
 
     def rows(self, a: Any, order: np.ndarray) -> Any:
+        if a.ndim == 2 and is_mapped(a):  # gathered batch by batch, never all at once
+            return Gathered(a, order)
         return np.take(a, order, axis=0)  # 2-6x faster than a[order]; a C-ordered copy
 
     def batches(self, a: Any, slices: list[slice]) -> list[Any]:
+        if isinstance(a, Gathered):
+            return gathered_batches(a, slices, lambda block: block)
         return [a[s] for s in slices]
 
     def floats(self, values: list[Any]) -> F64:
@@ -110,20 +198,34 @@ class TorchArrays:
         self.device: torch.device = torch.device(device)
         self.bias_column = bias_column
         self.numpy_dtype = NUMPY_DTYPES[dtype]
+        # data pointer -> the memory map a tensor shares (convert); what rows() gathers lazily
+        self.mapped: dict[int, np.ndarray] = {}
 
-    def convert(self, a: F64) -> Any:
-        if self.bias_column and a.ndim == 2:
+    def convert(self, a: np.ndarray) -> Any:
+        if self.bias_column and a.ndim == 2 and not keeps_layout(a, self.numpy_dtype):
             # .to() keeps the column-major strides (preserve_format)
             matrix = design_matrix(a, self.numpy_dtype, order="F")
             return self.torch.from_numpy(matrix).to(self.device)
         # torch takes no negative strides (a[::-1]): make the array C-contiguous; and it warns on
-        # a read-only array (a memory map, a broadcast view), whose tensor must not alias it:
-        # copy that (a writable array in the right dtype is shared, not copied)
+        # a read-only array (a broadcast view, a memory map), whose tensor must not alias it:
+        # copy that (a writable array in the right dtype is shared, not copied). A read-only
+        # memory map on the CPU is the exception: copying it would load the file, and no
+        # variant writes to its data (rows are reordered into new tensors), so it is shared
+        mapped = is_mapped(a) and self.device.type == "cpu"
         a = np.asarray(a, dtype=self.numpy_dtype, order="C")
-        a = a if a.flags.writeable else a.copy()
-        return self.torch.from_numpy(a).to(self.device)
+        if not (a.flags.writeable or mapped):
+            a = a.copy()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+            t = self.torch.from_numpy(a).to(self.device)
+        if mapped and a.ndim == 2:
+            self.mapped = {t.data_ptr(): a}  # its rows are gathered lazily (rows()); the latest
+        return t
 
     def rows(self, a: Any, order: np.ndarray) -> Any:
+        mapped = self.mapped.get(a.data_ptr()) if a.dim() == 2 else None
+        if mapped is not None and mapped.shape == tuple(a.shape):
+            return Gathered(mapped, order)  # gathered batch by batch, never all at once
         index = self.torch.from_numpy(order).to(self.device)
         if a.dim() == 2 and a.stride(0) == 1 and a.size(1) > 1:  # column-major: keep it so
             # one gather over all columns (index_select(1, ...) copies column by column: 1.5-3x
@@ -133,6 +235,8 @@ class TorchArrays:
 
     def batches(self, a: Any, slices: list[slice]) -> Any:
         """The rows of each slice (consecutive, covering ``a``) as views, in one ``split``."""
+        if isinstance(a, Gathered):
+            return gathered_batches(a, slices, self.torch.from_numpy)
         return a.split([s.stop - s.start for s in slices])
 
     def floats(self, values: list[Any]) -> F64:

@@ -16,7 +16,7 @@ from lr_variants._sgd import STATE_KEYS, SGDOptions
 from lr_variants._validate import (
     F64,
     check_array,
-    check_data,
+    check_data_native,
     check_features,
     check_params,
     check_sample_weight,
@@ -134,7 +134,9 @@ class Model:
         """Validate ``(X, y)`` (and ``sample_weight`` if given) and convert them to the variant's
         arrays (dtype and device): ``(X, y)`` or ``(X, y, u)`` with the normalized weights
         ``u = s / sum(s)`` (:mod:`lr_variants._weights`)."""
-        X64, y64 = check_data(X, y, self.n_features, dtype=self.dtype)
+        # checked in blocks in the data's own dtype, converted once (not at all where the
+        # data already are the variant's arrays, e.g. float32 C-contiguous for a float32 model)
+        X64, y64 = check_data_native(X, y, self.n_features, dtype=self.dtype)
         convert = self.engine.arrays.convert
         if sample_weight is None:
             return convert(X64), convert(y64)

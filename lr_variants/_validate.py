@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,12 +25,20 @@ def _position(index: tuple[Any, ...]) -> str:
     return str(index[0]) if len(index) == 1 else str(tuple(int(i) for i in index))
 
 
-def as_float_array(value: Any, name: str, *, allow_bool: bool = True) -> F64:
-    """``value`` as a float64 array, or a TypeError/ValueError if it is not real numbers.
+# Data are checked a block of rows at a time, in their own dtype: about this many elements per
+# block (256 KB of float32), so that each block's two reductions read it from cache and no
+# temporary ever grows with the data (a memory-mapped file is read once, never copied)
+CHUNK_ELEMENTS = 1 << 16
 
-    Any strided or read-only NumPy array is accepted, and a torch tensor (detached and copied
-    to the host, whether or not it requires grad); a masked array with masked entries is
-    refused (its mask would be silently dropped), as is an array of Python objects.
+
+def as_array(value: Any, name: str, *, allow_bool: bool = True) -> npt.NDArray[Any]:
+    """``value`` as a NumPy array of real numbers in its own dtype (no copy where possible),
+    or a TypeError/ValueError if it is not real numbers.
+
+    Any strided or read-only NumPy array is accepted (a memory map stays a view of its file),
+    and a torch tensor (detached and copied to the host, whether or not it requires grad); a
+    masked array with masked entries is refused (its mask would be silently dropped), as is an
+    array of Python objects.
     """
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers; got {type(value).__name__}")
@@ -51,25 +60,66 @@ def as_float_array(value: Any, name: str, *, allow_bool: bool = True) -> F64:
     if arr.dtype.kind not in kinds:
         what = "real numbers" if allow_bool else "real numbers (not bools)"
         raise TypeError(f"{name} must hold {what}; got an array of dtype {arr.dtype}")
-    return arr.astype(np.float64, copy=False)
+    return arr
+
+
+def as_float_array(value: Any, name: str, *, allow_bool: bool = True) -> F64:
+    """``value`` as a float64 array (:func:`as_array`, then converted; a view if it is one)."""
+    return as_array(value, name, allow_bool=allow_bool).astype(np.float64, copy=False)
+
+
+def row_blocks(n_rows: int, row_size: int, elements: int = CHUNK_ELEMENTS) -> Iterator[slice]:
+    """Consecutive slices of ``n_rows`` rows of ``row_size`` elements each, of about
+    ``elements`` elements each (at least one row)."""
+    rows = max(1, elements // max(1, row_size))
+    return (slice(i, min(i + rows, n_rows)) for i in range(0, n_rows, rows))
 
 
 def check_finite(arr: npt.NDArray[Any], name: str, dtype: str = "float64") -> None:
-    """Raise ValueError if ``arr`` holds NaN or inf, or a value that overflows ``dtype``."""
-    ok = np.isfinite(arr)
-    if dtype == "float32":
-        ok &= np.abs(arr) <= np.finfo(np.float32).max
-    if not ok.all():
-        where = np.unravel_index(int(np.argmin(ok)), arr.shape) if arr.ndim else ()
-        bad = float(arr[where])
-        what = "overflows float32" if np.isfinite(bad) else "is not finite"
-        at = f" at index {_position(where)}" if arr.ndim else ""
-        raise ValueError(f"{name} must hold finite {dtype} values; got {bad!r}{at}, which {what}")
+    """Raise ValueError if ``arr`` holds NaN or inf, or a value that overflows ``dtype``.
+
+    Checked in ``arr``'s own dtype, a block of rows at a time (:data:`CHUNK_ELEMENTS`): per
+    block ``max`` and ``-min`` (NaN propagates through both) against the largest ``dtype``
+    value, and only a failing block is searched for its first bad value. Integers and bools
+    are always finite and within float32's range (``2^64 < 3.4e38``); a float wider than
+    float64 is compared after rounding to float64, as the model sees it."""
+    if arr.dtype.kind != "f":
+        return
+    limit = float(np.finfo(dtype).max)
+    if arr.ndim == 0:
+        _check_block(arr, name, dtype, limit, ())
+        return
+    for rows in row_blocks(len(arr), arr[0].size if len(arr) else 1):
+        block = arr[rows]
+        if block.dtype.itemsize > 8:
+            block = block.astype(np.float64)
+        if block.size and not max(float(block.max()), -float(block.min())) <= limit:
+            _check_block(block, name, dtype, limit, (rows.start,))
 
 
-def check_features(X: Any, n_features: int | None = None, *, dtype: str = "float64") -> F64:
-    """Validate a design matrix: real, 2-D, at least one row, ``n_features`` columns, finite."""
-    arr = as_float_array(X, "X")
+def _check_block(
+    block: npt.NDArray[Any], name: str, dtype: str, limit: float, offset: tuple[int, ...]
+) -> None:
+    """Find the first bad value of ``block`` (rows from ``offset[0]`` of the whole array)."""
+    ok = np.isfinite(block)
+    ok &= np.abs(block) <= limit
+    if ok.all():
+        return
+    where = np.unravel_index(int(np.argmin(ok)), block.shape) if block.ndim else ()
+    bad = float(block[where])
+    if offset:
+        where = (where[0] + offset[0], *where[1:])
+    what = "overflows float32" if np.isfinite(bad) else "is not finite"
+    at = f" at index {_position(where)}" if block.ndim else ""
+    raise ValueError(f"{name} must hold finite {dtype} values; got {bad!r}{at}, which {what}")
+
+
+def check_features_native(
+    X: Any, n_features: int | None = None, *, dtype: str = "float64"
+) -> npt.NDArray[Any]:
+    """Validate a design matrix: real, 2-D, at least one row, ``n_features`` columns, finite in
+    ``dtype``; returns it in its own dtype (a view where possible: nothing is copied)."""
+    arr = as_array(X, "X")
     if arr.ndim != 2:
         raise ValueError(f"X must be 2-D with shape (N, n_features); got shape {arr.shape}")
     if arr.shape[0] < 1:
@@ -84,26 +134,52 @@ def check_features(X: Any, n_features: int | None = None, *, dtype: str = "float
     return arr
 
 
-def check_labels(y: Any, n_rows: int) -> F64:
-    """Validate labels: real, shape ``(n_rows,)``, only 0 and 1."""
-    arr = as_float_array(y, "y")
+def check_features(X: Any, n_features: int | None = None, *, dtype: str = "float64") -> F64:
+    """:func:`check_features_native`, returned as float64."""
+    return check_features_native(X, n_features, dtype=dtype).astype(np.float64, copy=False)
+
+
+def check_labels_native(y: Any, n_rows: int) -> npt.NDArray[Any]:
+    """Validate labels: real, shape ``(n_rows,)``, only 0 and 1 (in blocks, in ``y``'s dtype)."""
+    arr = as_array(y, "y")
     if arr.ndim != 1:
         raise ValueError(f"y must be 1-D with shape (N,); got shape {arr.shape}")
     if arr.shape[0] != n_rows:
         raise ValueError(f"y must have one label per row of X ({n_rows}); got {arr.shape[0]}")
-    bad = (arr != 0.0) & (arr != 1.0)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"y must hold only 0 and 1; got {float(arr[i])!r} at index {i}")
+    if arr.dtype.kind == "b":
+        return arr
+    for rows in row_blocks(len(arr), 1):
+        block = arr[rows]
+        bad = (block != 0) & (block != 1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"y must hold only 0 and 1; got {float(block[i])!r} at index {rows.start + i}"
+            )
     return arr
+
+
+def check_labels(y: Any, n_rows: int) -> F64:
+    """:func:`check_labels_native`, returned as float64."""
+    return check_labels_native(y, n_rows).astype(np.float64, copy=False)
+
+
+def check_data_native(
+    X: Any, y: Any, n_features: int | None = None, *, dtype: str = "float64"
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Validate a batch ``(X, y)`` without converting it: both in their own dtypes (views of
+    the input where possible; a memory map is read a block at a time, never copied). The
+    backends (``arrays.convert``) then convert once, where the dtype or layout demands it."""
+    Xn = check_features_native(X, n_features, dtype=dtype)
+    return Xn, check_labels_native(y, Xn.shape[0])
 
 
 def check_data(
     X: Any, y: Any, n_features: int | None = None, *, dtype: str = "float64"
 ) -> tuple[F64, F64]:
     """Validate a batch ``(X, y)``; returns both as float64 arrays (views where possible)."""
-    X64 = check_features(X, n_features, dtype=dtype)
-    return X64, check_labels(y, X64.shape[0])
+    Xn, yn = check_data_native(X, y, n_features, dtype=dtype)
+    return Xn.astype(np.float64, copy=False), yn.astype(np.float64, copy=False)
 
 
 def check_int(value: Any, name: str, minimum: int) -> int:

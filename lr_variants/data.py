@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from lr_variants._files import LIMITS, Limits, Refused, csv_lines, open_regular, read_npz
-from lr_variants._validate import F64, check_data, check_features, check_int
+from lr_variants._validate import F64, check_data, check_data_native, check_features, check_int
 
 __all__ = [
     "LIMITS",
@@ -48,9 +48,21 @@ def two_blobs(n_per_class: int = 500, seed: int = 42) -> tuple[F64, F64]:
     return X, y
 
 
-def load_data(path: str | os.PathLike[str]) -> tuple[F64, F64]:
-    """Read ``(X, y)`` from a CSV file (last column is the label; one header line allowed) or
-    from an ``.npz`` file holding arrays ``X`` and ``y``. The result is validated.
+def load_data(path: str | os.PathLike[str]) -> tuple[Any, Any]:
+    """Read ``(X, y)`` from a CSV file (last column is the label; one header line allowed),
+    from an ``.npz`` file holding arrays ``X`` and ``y``, or from a pair of ``.npy`` files
+    ``"X.npy,y.npy"`` (one string, comma-separated), opened memory-mapped. The result is
+    validated; CSV and ``.npz`` data are returned as float64 arrays.
+
+    A ``.npy`` pair is for data larger than memory: each file's header is checked
+    (:func:`lr_variants._files.open_regular`; magic string, version, header of at most
+    ``LIMITS.max_header_bytes``, no Python objects, data size = file size), then it is opened
+    with ``np.load(mmap_mode="r")``: nothing is read into memory (``LIMITS.max_array_bytes``
+    does not apply), the arrays are validated a block of rows at a time and returned as
+    read-only memory maps in their own dtype. :func:`lr_variants.train` reads them block by
+    block (write ``X`` in the model's dtype, C order, so that it is never converted whole; see
+    ``docs/benchmarks.md``, "Data larger than memory", for making such a file with
+    ``np.lib.format.open_memmap``).
 
     CSV: UTF-8 (a byte-order mark is fine), comma-separated numbers, read line by line into
     a float64 table, within ``LIMITS.max_csv_bytes``, ``LIMITS.max_csv_line_bytes`` and
@@ -62,6 +74,9 @@ def load_data(path: str | os.PathLike[str]) -> tuple[F64, F64]:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"data must be a str or os.PathLike; got {type(path).__name__}")
     where = f"data file {str(path)!r}"
+    text = os.fsdecode(path)
+    if "," in text and all(p.strip().lower().endswith(".npy") for p in text.split(",")):
+        return _mapped_pair(text, where)
     with open_regular(path, "data") as f:
         if Path(os.fsdecode(path)).suffix.lower() == ".npz":
             arrays = read_npz(
@@ -78,6 +93,45 @@ def load_data(path: str | os.PathLike[str]) -> tuple[F64, F64]:
         return check_data(X, y)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+def _mapped_pair(text: str, where: str) -> tuple[Any, Any]:
+    """``"X.npy,y.npy"``: both memory-mapped after their headers are checked, then validated."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2:
+        raise ValueError(f"{where} must name two .npy files, X then y; got {len(parts)}")
+    X, y = (_mapped_npy(p, f"data file {p!r}") for p in parts)
+    try:
+        return check_data_native(X, y)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _mapped_npy(path: str, where: str) -> Any:
+    """A ``.npy`` file as a read-only memory map, its header checked before anything is mapped."""
+    with open_regular(path, "data") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            read = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
+            if read is None:
+                raise ValueError(f"it has .npy version {version}")
+            shape, _, dtype = read(f, max_header_size=LIMITS.max_header_bytes)
+            offset = f.tell()
+            size = os.fstat(f.fileno()).st_size
+        except ValueError as exc:
+            raise ValueError(f"{where} must be a .npy file; {exc}") from None
+    if dtype.hasobject:
+        raise ValueError(f"{where} holds Python objects (dtype {dtype}); refused unread")
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size - offset != nbytes:
+        raise ValueError(
+            f"{where} declares shape {shape} of {dtype} ({nbytes} bytes) but holds "
+            f"{size - offset} bytes after its header"
+        )
+    return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 def _x_and_y(names: list[str], where: str) -> list[str]:

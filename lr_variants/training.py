@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 
 from lr_variants._model import Model
-from lr_variants._validate import F64, check_choice, check_data, check_int, check_sample_weight
+from lr_variants._validate import (
+    F64,
+    check_choice,
+    check_data,
+    check_data_native,
+    check_int,
+    check_sample_weight,
+)
 from lr_variants._weights import normalized
 from lr_variants.protocol import EpochVariant
 
@@ -146,7 +153,9 @@ def train(
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be a bool; got {shuffle!r}")
     check_choice(order, "order", ORDERS)
-    X64, y64 = check_data(X, y, model.n_features, dtype=model.dtype)
+    # validated in blocks in the data's own dtype (X64 is X itself where it is a NumPy array,
+    # whatever its dtype: a memory map stays one); converted once below, only where needed
+    X64, y64 = check_data_native(X, y, model.n_features, dtype=model.dtype)
     n = len(y64)
     size = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
     steps = epochs * -(-n // size)

@@ -22,6 +22,16 @@ precision. ``t`` is clamped below at ``-T`` (``T = 88`` in float32, ``709`` in f
 the clamp changes them by less than that; a non-finite ``z`` (overflowed parameters) makes the
 loss NaN. Plain SGD folds ``lr / N`` into one in-place update of ``theta``.
 
+Large data (``lr_variants._backends.keeps_layout``: above 64 MB, or memory-mapped) arrive as
+given, without the bias column (no copy of ``X``); a batch of them above ``LARGE_BATCH`` rows
+is then read once per step (:meth:`FastNumpyLogisticRegression.read_once`): for each block of
+``m`` rows (``READ_BLOCK_ELEMENTS`` elements, cache-sized) its logits, losses and residuals,
+then its share of ``X^T r`` and ``sum(r)`` while the block is still in cache, summed over the
+blocks in float64. The sums are taken in another order than a whole-batch pass: a block's sum
+of ``m`` terms has error at most ``m eps sum|terms|`` (``eps`` of the model's dtype; NumPy's
+pairwise sum, and the BLAS's dot, are within that), and the float64 sum over ``k`` blocks adds
+``k eps64 sum|terms|``: in all ``|error| <= (m + k) eps sum|terms|``, as for any blocked sum.
+
 With normalized sample weights ``u`` (``lr_variants._weights``): ``L = u . l``,
 ``dL/dw = X^T (u (p - y))``, ``dL/db = u . (p - y)`` (a batch
 of zero total weight gives ``L = 0`` and zero gradients).
@@ -35,9 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from lr_variants._backends import NumpyArrays
+from lr_variants._backends import READ_BLOCK_ELEMENTS, NumpyArrays
 from lr_variants._sgd import SGD, SGDOptions
-from lr_variants._validate import F64
+from lr_variants._validate import F64, row_blocks
 from lr_variants.textbook.numpy import sigmoid
 
 # rows above which a batch takes the large-batch paths (einsum, vectorized softplus, a pairwise
@@ -70,23 +80,81 @@ class FastNumpyLogisticRegression:
         self.theta[:] = np.append(w, b)
 
     def probabilities(self, X: np.ndarray) -> F64:
-        return sigmoid(X @ self.theta).astype(np.float64)
+        return sigmoid(self._logits(X)).astype(np.float64)
+
+    def _logits(self, X: np.ndarray) -> np.ndarray:
+        """``z = X w + b``: one product with ``[X, 1]``, or ``X w`` then ``+ b`` (large data)."""
+        large = len(X) > LARGE_BATCH  # einsum reads a large row-major X at 1.8x the BLAS's speed
+        if X.shape[1] == len(self.theta):
+            z: np.ndarray = np.einsum("ij,j->i", X, self.theta) if large else np.dot(X, self.theta)
+            return z
+        z = np.einsum("ij,j->i", X, self.w) if large else np.dot(X, self.w)
+        z += self.b
+        return z
+
+    def _product(self, r: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """``(X^T r, sum(r))``; a large batch: einsum reads a row-major X at 3x the BLAS's speed"""
+        large = len(r) > LARGE_BATCH
+        if X.shape[1] == len(self.theta):
+            out: np.ndarray = np.dot(r, X) if not large else np.einsum("i,ij->j", r, X)
+            return out
+        g = np.empty_like(self.theta)
+        g[:-1] = np.dot(r, X) if not large else np.einsum("i,ij->j", r, X)
+        g[-1] = np.add.reduce(r)
+        return g
+
+    def read_once(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None) -> tuple[Any, Any]:
+        """``(L, g)`` with ``g = (X^T r, sum(r))`` (:meth:`_product`), reading ``X`` (without a
+        bias column) once, a cache-sized block of rows at a time, summed in float64."""
+        n = len(y)
+        g = np.zeros(len(self.theta))
+        total = 0.0
+        for rows in row_blocks(n, X.shape[1], READ_BLOCK_ELEMENTS):
+            block = X[rows]  # a view: a memory map is read here, a block at a time
+            z = np.dot(block, self.w)
+            z += self.b
+            terms, r = self._terms_and_residual(z, y[rows], True)
+            if u is None:
+                total += float(np.add.reduce(terms))
+            else:
+                total += float(np.dot(terms, u[rows]))
+                r *= u[rows]
+            g[:-1] += np.dot(r, block)
+            g[-1] += float(np.add.reduce(r))
+        loss = self.arrays.dtype(total / n if u is None else total)
+        return loss, g.astype(self.arrays.dtype)
+
+    def _read_once_applies(self, X: np.ndarray, n: int) -> bool:
+        return n > LARGE_BATCH and X.shape[1] < len(self.theta)
 
     def _loss_and_residual(
         self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None
     ) -> tuple[Any, np.ndarray]:
         """``(L, r)``: ``r = p - y``, or ``u (p - y)`` with normalized weights ``u``."""
         n = len(y)
+        terms, r = self._terms_and_residual(self._logits(X), y, n > LARGE_BATCH)
+        if u is None:
+            if n > LARGE_BATCH:  # a large batch: pairwise summation, more accurate than a dot
+                return np.add.reduce(terms) / n, r
+            mean = self.uniform.get(n)  # a small batch: the mean as one dot product (faster)
+            if mean is None:
+                mean = self.uniform[n] = np.full(n, 1.0 / n, dtype=self.arrays.dtype)
+            return np.dot(terms, mean), r
+        r *= u
+        return np.dot(terms, u), r
+
+    def _terms_and_residual(
+        self, t: np.ndarray, y: np.ndarray, large: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's loss and ``p - y`` from the logits ``t`` (overwritten)."""
         sign = y + y
         np.subtract(1.0, sign, out=sign)  # 1 - 2y: +1 where y = 0, -1 where y = 1
-        # z = X w + b; a large batch: einsum reads a row-major X at 1.8x the BLAS's speed
-        t = np.einsum("ij,j->i", X, self.theta) if n > LARGE_BATCH else np.dot(X, self.theta)
         t *= sign
         # NaN where z is not finite (the parameters overflowed): the loss then says so, as the
         # other variants' formulas do, and train() stops
         nan_if_infinite = t * 0.0
         np.maximum(t, self.t_min, out=t)
-        if n > LARGE_BATCH:  # softplus(t) in 5 vectorized ufuncs: 5x faster than np.logaddexp
+        if large:  # softplus(t) in 5 vectorized ufuncs: 5x faster than np.logaddexp
             terms = np.abs(t)
             np.negative(terms, out=terms)
             np.exp(terms, out=terms)
@@ -98,32 +166,32 @@ class FastNumpyLogisticRegression:
         np.exp(t, out=t)
         t += 1.0
         r = np.divide(sign, t, out=t)  # sign / (1 + e^-t) = sign sigmoid(t) = p - y
-        if u is None:
-            if n > LARGE_BATCH:  # a large batch: pairwise summation, more accurate than a dot
-                return np.add.reduce(terms) / n, r
-            mean = self.uniform.get(n)  # a small batch: the mean as one dot product (faster)
-            if mean is None:
-                mean = self.uniform[n] = np.full(n, 1.0 / n, dtype=self.arrays.dtype)
-            return np.dot(terms, mean), r
-        r *= u
-        return np.dot(terms, u), r
+        return terms, r
+
+    def _loss_and_gradient(
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None
+    ) -> tuple[Any, np.ndarray]:
+        """``(L, (X^T r, sum(r)))``: read once in blocks where that applies."""
+        if self._read_once_applies(X, len(y)):
+            return self.read_once(X, y, u)
+        loss, r = self._loss_and_residual(X, y, u)
+        return loss, self._product(r, X)
 
     def loss(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
+        if self._read_once_applies(X, len(y)):
+            return self.read_once(X, y, u)[0]
         return self._loss_and_residual(X, y, u)[0]
 
     def gradients(
         self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None
     ) -> tuple[F64, float]:
-        r = self._loss_and_residual(X, y, u)[1]
-        g = np.dot(r, X) if len(y) <= LARGE_BATCH else np.einsum("i,ij->j", r, X)
+        g = self._loss_and_gradient(X, y, u)[1]
         if u is None:
             g /= len(y)
         return g[:-1].astype(np.float64), float(g[-1])
 
     def step(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
-        loss, r = self._loss_and_residual(X, y, u)
-        # (X^T r, sum(r)); a large batch: einsum reads a row-major X at 3x the BLAS's speed
-        g = np.dot(r, X) if len(y) <= LARGE_BATCH else np.einsum("i,ij->j", r, X)
+        loss, g = self._loss_and_gradient(X, y, u)
         if self.plain:  # theta <- theta - lr g / N: one scaling, one update
             g *= self.lr if u is not None else self.lr / len(y)
             self.theta -= g

@@ -23,6 +23,15 @@ and ``X`` arrives as ``[X, 1]``, column-major (``TorchArrays(bias_column=True)``
 ``p - y = (1 - 2y) sigmoid(t)`` (another ``addcmul``), both to full relative precision; the
 mean is a dot product with ``1/N``, and plain SGD is one ``theta.addmv_(X^T, p - y,
 alpha=-lr/N)``.
+
+Large data (``lr_variants._backends.keeps_layout``: above 64 MB, or memory-mapped) arrive as
+given, row-major and without the bias column (a float32 C-contiguous array, or a memory map of
+one, is shared, not copied): ``z = addmv(b, X, w)``, and on the CPU a batch above
+``LARGE_BATCH`` rows is read once per step (:meth:`FastTorchManualLogisticRegression.read_once`):
+per cache-sized block of ``m`` rows its logits, losses, residuals and its share of ``X^T r``
+(one ``addmv_`` into the running sum) and ``sum(r)``. Over ``k`` blocks the sums are blocked
+sums: ``|error| <= (m + k) eps sum|terms|`` (``eps`` of the model's dtype), the bound
+``tests/test_scale.py`` checks against the textbook variant.
 """
 
 from __future__ import annotations
@@ -32,9 +41,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from lr_variants._backends import TorchArrays
+from lr_variants._backends import READ_BLOCK_ELEMENTS, TorchArrays
 from lr_variants._sgd import SGD, SGDOptions
-from lr_variants._validate import F64
+from lr_variants._validate import F64, row_blocks
 
 LARGE_BATCH = 4096  # rows above which the mean is torch's (pairwise), not a dot with 1/N
 
@@ -62,7 +71,48 @@ class FastTorchManualLogisticRegression:
         self.arrays.assign(self.theta, np.append(w, b))
 
     def probabilities(self, X: torch.Tensor) -> F64:
-        return self.arrays.to_numpy(torch.sigmoid(X.mv(self.theta)))
+        return self.arrays.to_numpy(torch.sigmoid(self._logits(X)))
+
+    def _logits(self, X: torch.Tensor) -> torch.Tensor:
+        """``z = X w + b``: one ``mv`` with ``[X, 1]``, or one ``addmv`` (large data)."""
+        if X.shape[1] == self.theta.shape[0]:
+            return X.mv(self.theta)
+        return torch.addmv(self.b, X, self.w)
+
+    def _product(self, X: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """``(X^T r, sum(r))`` as one vector."""
+        if X.shape[1] == self.theta.shape[0]:
+            return X.t().mv(r)
+        return torch.cat([X.t().mv(r), r.sum().reshape(1)])
+
+    def _read_once_applies(self, X: torch.Tensor, n: int) -> bool:
+        small = n <= LARGE_BATCH or X.shape[1] == self.theta.shape[0]
+        return not small and X.device.type == "cpu"
+
+    def read_once(
+        self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(L, (X^T r, sum(r)) scaled)`` reading ``X`` (no bias column) once, in blocks."""
+        n = y.shape[0]
+        g = torch.zeros_like(self.theta)
+        gw, gb = g[:-1], g[-1]
+        total = torch.zeros((), dtype=torch.float64)
+        for rows in row_blocks(n, X.shape[1], READ_BLOCK_ELEMENTS):
+            block, yb = X[rows], y[rows]
+            t = torch.addmv(self.b, block, self.w)
+            t.addcmul_(yb, t, value=-2.0)  # (1 - 2y) z
+            terms = torch.logaddexp(t, self.zero)
+            r = torch.sigmoid(t, out=t)
+            r.addcmul_(yb, r, value=-2.0)  # p - y
+            if u is None:
+                total += terms.sum(dtype=torch.float64)
+            else:
+                total += terms.dot(u[rows]).double()
+                r.mul_(u[rows])
+            gw.addmv_(block.t(), r)
+            gb += r.sum()
+        scale = 1.0 / n if u is None else 1.0
+        return (total * scale).to(self.theta.dtype), g.mul_(scale)
 
     def _loss_and_residual(
         self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None
@@ -70,7 +120,7 @@ class FastTorchManualLogisticRegression:
         """``(L, r, scale)``: ``r = p - y`` (times ``u = s / sum(s)`` with sample weights) and
         the scale that makes ``X^T r`` the gradient (``1/N``; 1 with weights)."""
         n = y.shape[0]
-        z = X.mv(self.theta)  # X w + b
+        z = self._logits(X)  # X w + b
         t = z.addcmul_(y, z, value=-2.0)  # in place: (1 - 2y) z
         terms = torch.logaddexp(t, self.zero)  # softplus(t): each row's loss
         scale = 1.0 / n
@@ -89,18 +139,23 @@ class FastTorchManualLogisticRegression:
         return loss, r if u is None else r.mul_(u), scale
 
     def loss(self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        if self._read_once_applies(X, y.shape[0]):
+            return self.read_once(X, y, u)[0]
         return self._loss_and_residual(X, y, u)[0]
 
     def gradients(
         self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None
     ) -> tuple[F64, float]:
-        _, r, scale = self._loss_and_residual(X, y, u)
-        g = X.t().mv(r).mul_(scale)  # (X^T r, sum(r)) scaled
+        if self._read_once_applies(X, y.shape[0]):
+            g = self.read_once(X, y, u)[1]
+        else:
+            _, r, scale = self._loss_and_residual(X, y, u)
+            g = self._product(X, r).mul_(scale)  # (X^T r, sum(r)) scaled
         return self.arrays.to_numpy(g[:-1]), float(g[-1])
 
     def step(self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None) -> Any:
         n = y.shape[0]
-        if self.plain and u is None and n in self.uniform:
+        if self.plain and u is None and n in self.uniform and X.shape[1] == self.theta.shape[0]:
             # the hot path: _loss_and_residual's statements inlined (3% faster at batch 32)
             z = X.mv(self.theta)
             t = z.addcmul_(y, z, value=-2.0)
@@ -109,10 +164,16 @@ class FastTorchManualLogisticRegression:
             r = torch.sigmoid(t, out=terms)
             self.theta.addmv_(X.t(), r.addcmul_(y, r, value=-2.0), alpha=-self.lr / n)
             return loss
-        loss, r, scale = self._loss_and_residual(X, y, u)
-        if self.plain:  # theta <- theta - lr scale X^T r: one addmv_
-            self.theta.addmv_(X.t(), r, alpha=-self.lr * scale)
+        if self._read_once_applies(X, n):
+            loss, g = self.read_once(X, y, u)
         else:
-            g = X.t().mv(r).mul_(scale)
+            loss, r, scale = self._loss_and_residual(X, y, u)
+            if self.plain and X.shape[1] == self.theta.shape[0]:  # one addmv_
+                self.theta.addmv_(X.t(), r, alpha=-self.lr * scale)
+                return loss
+            g = self._product(X, r).mul_(scale)
+        if self.plain:
+            self.theta.add_(g, alpha=-self.lr)
+        else:
             self.optimizer.step([self.w, self.b], [g[:-1], g[-1]])
         return loss
