@@ -101,10 +101,7 @@ def _same_line(doc: str, fresh: str) -> bool:
     if NUMBER.sub("#", doc) != NUMBER.sub("#", fresh):
         return False
     a, b = NUMBER.findall(doc), NUMBER.findall(fresh)
-    return all(
-        abs(float(x) - float(y)) <= RTOL * abs(float(x))
-        for x, y in zip(a, b, strict=True)
-    )
+    return all(abs(float(x) - float(y)) <= RTOL * abs(float(x)) for x, y in zip(a, b, strict=True))
 
 
 def differences(block: Block, fresh: list[str]) -> list[str]:
