@@ -64,6 +64,12 @@ class Gathered:
         self.a, self.order = a, order
 
 
+def whole(x: Any) -> Any:
+    """``x`` itself, or a :class:`Gathered` epoch gathered into one array (for a variant that
+    takes a whole epoch in one call; one epoch's permuted copy, as without a memory map)."""
+    return np.take(x.a, x.order, axis=0) if isinstance(x, Gathered) else x
+
+
 class LazyBatches(list):  # type: ignore[type-arg]
     """The batches of a :class:`Gathered` epoch, each made when iteration reaches it (a list
     only by type: it holds nothing; ``len`` is the number of batches)."""

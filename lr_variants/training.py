@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from lr_variants._backends import whole
 from lr_variants._model import Model
 from lr_variants._validate import (
     F64,
@@ -199,7 +200,7 @@ def train(
         if s64 is not None and perm is not None:
             ua = arrays.convert(normalized(s64[perm], slices))
         if train_epoch is not None:  # the whole epoch in one call (EpochVariant)
-            batch_loss[epoch] = train_epoch(Xe, ye, ua, slices)
+            batch_loss[epoch] = train_epoch(whole(Xe), whole(ye), ua, slices)
         else:
             weights = [None] * len(slices) if ua is None else cut(ua, slices)
             batches_ = zip(cut(Xe, slices), cut(ye, slices), weights, strict=True)

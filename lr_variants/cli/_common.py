@@ -158,7 +158,7 @@ def add_variants_option(p: argparse.ArgumentParser) -> None:
         "--variants",
         default=",".join(VARIANTS),
         metavar="NAME,...",
-        help=f"comma-separated variants, from {','.join(VARIANTS)} (default: all), a registered "
+        help=f"comma-separated variants, from {', '.join(VARIANTS)} (default: all), a registered "
         f"plug-in's name, or {PLUGIN} naming a variant factory or gradient function",
     )
 
