@@ -81,7 +81,7 @@ def blocks(path: Path) -> list[Block]:
 
 def run(command: str) -> list[str]:
     """The command's stdout lines (stderr is shown on failure)."""
-    # `python` in a shell command is this interpreter (the project's environment), whatever PATH says
+    # `python` in a shell command is this interpreter (the project's environment), not PATH's
     path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "100", "PATH": path}
     if command.startswith("lr-variants "):
