@@ -10,7 +10,8 @@ A quoted output is a fenced block preceded by a marker naming the command that p
 and optionally, before the marker, ``<!-- timings: REGEX -->``: the parts of the output that are
 wall-clock times (they differ from run to run); each match is replaced by ``<time>`` before
 comparing. ``lr-variants`` runs as ``python -m lr_variants`` from the repository root, with one
-torch thread; any other command runs through the shell.
+torch thread; any other command runs through the shell, where ``python`` is the interpreter running
+this script (``python tools/run_snippet.py PAGE TEXT`` runs a page's Python example).
 
 ``python tools/docs_outputs.py --check`` (what the test suite runs) re-runs every marked
 command and compares: lines must match after the masks, except that a number may differ from the
@@ -80,7 +81,9 @@ def blocks(path: Path) -> list[Block]:
 
 def run(command: str) -> list[str]:
     """The command's stdout lines (stderr is shown on failure)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "100"}
+    # `python` in a shell command is this interpreter (the project's environment), not PATH's
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "100", "PATH": path}
     if command.startswith("lr-variants "):
         argv = [sys.executable, "-m", "lr_variants", *shlex.split(command)[1:]]
         out = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
