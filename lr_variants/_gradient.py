@@ -5,7 +5,7 @@ it receives NumPy arrays in the model's dtype (copies: it cannot change the mode
 returns ``L`` and ``(dL/dw, dL/db)``; the update is the library's ``torch.optim.SGD`` rule
 (:class:`lr_variants._sgd.SGD`), so every SGD option works. ``sample_weight`` is ``None`` or the
 batch's weights normalized to sum to 1 (``u``): the weighted mean ``sum(u l)`` is the same as
-``sum(s l) / sum(s)``. NumPy only: no torch.
+``sum(s l) / sum(s)``; a batch of zero total weight never reaches ``fn``. NumPy only: no torch.
 """
 
 from __future__ import annotations
@@ -60,8 +60,13 @@ class GradientFunctionVariant:
     def _call(
         self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None
     ) -> tuple[Any, np.ndarray, np.ndarray]:
-        """``fn`` on copies, its results checked and cast to the model's dtype."""
+        """``fn`` on copies, its results checked and cast to the model's dtype. A batch of zero
+        total weight contributes nothing (loss 0, zero gradients) and is not passed to ``fn``,
+        whose ``s / sum(s)`` would be 0/0."""
         dtype = self.arrays.dtype
+        if u is not None and not u.any():
+            zero = np.zeros((), dtype=dtype)
+            return zero, np.zeros_like(self.w), zero
         out = self.fn(self.w.copy(), self.b.copy(), X, y, u)
         if not isinstance(out, tuple) or len(out) != 3:
             raise TypeError(
