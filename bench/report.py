@@ -104,7 +104,10 @@ def _rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             median=stats["median"],
             rounds=stats["rounds"],
         )
-        loops, cpu = row.get("loop_s"), row.get("cpu_s")
+        # one figure or one per round, as each benchmark records it
+        loops, cpu = (
+            [v] if isinstance(v, (int, float)) else v for v in (row.get("loop_s"), row.get("cpu_s"))
+        )
         row["loop_min"] = min(loops) if loops else None
         # CPU time means something only single-threaded: then it is the run's own time on a core
         row["cpu_min"] = min(cpu) if cpu and row.get("torch_threads") == 1 else None

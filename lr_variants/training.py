@@ -202,9 +202,12 @@ def train(
         if train_epoch is not None:  # the whole epoch in one call (EpochVariant)
             batch_loss[epoch] = train_epoch(whole(Xe), whole(ye), ua, slices)
         else:
-            weights = [None] * len(slices) if ua is None else cut(ua, slices)
-            batches_ = zip(cut(Xe, slices), cut(ye, slices), weights, strict=True)
-            batch_loss[epoch] = arrays.floats([step(*batch) for batch in batches_])
+            Xb, yb = cut(Xe, slices), cut(ye, slices)
+            if ua is None:  # two arguments, not three: this loop is the hot path
+                losses = [step(x, t) for x, t in zip(Xb, yb, strict=True)]
+            else:
+                losses = [step(*b) for b in zip(Xb, yb, cut(ua, slices), strict=True)]
+            batch_loss[epoch] = arrays.floats(losses)
         finite = np.isfinite(batch_loss[epoch])
         if not finite.all():
             k = int(np.argmin(finite))
