@@ -431,7 +431,11 @@ def ladder_table(rows: list[dict[str, Any]]) -> list[str]:
                 [
                     _variant_label(rung),
                     f"{step * 1e6:.3g}",
-                    "-" if ops is None else f"{ops:.0f}",
+                    "-"
+                    if ops is None
+                    else "0 (Inductor's own kernels)"
+                    if rung == "compiled" and not ops
+                    else f"{ops:.0f}",
                     _x(base / step if base else None),
                     "-" if floor is None else f"{max(0.0, 1 - floor / step):.0%}",
                 ]
@@ -595,7 +599,9 @@ def _label(r: dict[str, Any]) -> str:
 
 
 def chart(data: dict[str, Any], png: Path) -> None:
-    """Three panels: the article workload's times, the full workload's bandwidth, the phases."""
+    """Four panels: the article workload's times, the full workload's bandwidth, the phases of
+    a step, and the overhead ladder (time per step, split into the arithmetic floor and the
+    rest)."""
     try:
         import matplotlib
 
@@ -606,7 +612,7 @@ def chart(data: dict[str, Any], png: Path) -> None:
             "the chart needs matplotlib: pip install -c constraints.txt -e '.[bench]'"
         ) from exc
     rows = _rows(data)
-    fig, axes = plt.subplots(1, 3, figsize=(18, 6))
+    fig, axes = plt.subplots(1, 4, figsize=(24, 6))
 
     ax = axes[0]
     art = [
@@ -683,6 +689,26 @@ def chart(data: dict[str, Any], png: Path) -> None:
         ax.set_xlabel("share of the step's time, % (total per step on the right)")
         ax.legend(fontsize=8, loc="lower center", ncol=5, bbox_to_anchor=(0.45, -0.2))
     ax.set_title("article workload: one step, by phase")
+
+    ax = axes[3]
+    ladder = {r["rung"]: r for r in rows if r.get("group") == "ladder-float32"}
+    rungs = [rung for rung in LADDER if rung in ladder]
+    if rungs:
+        step = [
+            1e6 * (ladder[g]["loop_min"] or ladder[g]["min"]) / ladder[g]["steps"] for g in rungs
+        ]
+        floor = min(step)  # the numba rung, when it ran
+        ax.barh(rungs, [floor] * len(rungs), color="#27ae60", label="arithmetic floor (numba)")
+        ax.barh(rungs, [v - floor for v in step], left=[floor] * len(rungs), color="#3b75af",
+                label="overhead")  # fmt: skip
+        for i, v in enumerate(step):
+            ax.text(v * 1.08, i, f"{v:.3g} us", va="center", fontsize=9)
+        ax.set_xscale("log")
+        ax.set_xlim(floor * 0.3, max(step) * 6)  # bars start at the left edge
+        ax.invert_yaxis()
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlabel("microseconds per step (log scale)")
+    ax.set_title("the overhead ladder: article workload, float32, CPU")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=100)
