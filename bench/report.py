@@ -175,6 +175,8 @@ def missing(data: dict[str, Any]) -> list[str]:
     reasons = []
     if info.get("quick_sizes", True):
         reasons.append("small sizes (benchmarks disabled or LR_BENCH_QUICK=1)")
+    if info.get("plugin_variants"):
+        reasons.append(f"plug-in variants {info['plugin_variants']} (LR_BENCH_VARIANTS)")
     failed = data.get("lr_variants", {}).get("failed", [])
     if failed:
         reasons.append(f"{len(failed)} failed test(s), e.g. {failed[0]}")

@@ -46,7 +46,8 @@ def _cases() -> Iterator[Any]:
         dtypes = wl.FULL_SIZE[workload].dtypes
         for dtype in dtypes:
             for device in DEVICES:
-                names = ("article", *lv.VARIANTS) if dtype == "float32" else lv.VARIANTS
+                builtin = (*lv.VARIANTS, *wl.plugin_variants())  # yours: LR_BENCH_VARIANTS
+                names = ("article", *builtin) if dtype == "float32" else builtin
                 for variant in names:
                     for impl in ("-",) if variant == "article" else lv.impls(variant):
                         name = variant if variant == "article" else f"{variant}-{impl}"

@@ -193,6 +193,15 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def plugin_variants() -> tuple[str, ...]:
+    """The variants named in ``LR_BENCH_VARIANTS`` (comma-separated: registered names or
+    ``package.module:attribute``, resolved as the CLI does), timed beside the built-ins."""
+    from lr_variants.specs import resolve
+
+    specs = [s.strip() for s in os.environ.get("LR_BENCH_VARIANTS", "").split(",") if s.strip()]
+    return tuple(resolve(spec) for spec in specs)
+
+
 def machine() -> dict[str, Any]:
     """What the results depend on: CPU, cores, memory, versions, threads, GPU."""
     import torch
@@ -214,6 +223,7 @@ def machine() -> dict[str, Any]:
         "torch_blas": "MKL" if torch.backends.mkl.is_available() else "other",
         "numpy_blas": "OpenBLAS" if _openblas() is not None else "unknown",
         "torch_default_threads": torch.get_num_threads(),
+        "plugin_variants": list(plugin_variants()),
         "blas_threads": blas_threads(),
         "cuda": gpu,
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

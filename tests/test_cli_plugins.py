@@ -134,3 +134,20 @@ def test_estimator_takes_registered_names_and_specs(plugin_dir) -> None:
     np.testing.assert_allclose(plugged.coef_, plain.coef_, atol=1e-5)  # float32, as above
     with pytest.raises(ValueError, match=r"variant must be package.module:attribute"):
         SGDLogisticRegression("nosuch:thing").fit(X, y)
+
+
+def test_plugin_variants_join_the_benchmarks_and_such_a_run_is_never_published(
+    plugin_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LR_BENCH_VARIANTS (what `lr-variants bench --variants` sets) adds your variants to the
+    timed workloads; bench/report.py refuses to publish such a run."""
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    monkeypatch.syspath_prepend(str(bench))
+    monkeypatch.setenv("LR_BENCH_VARIANTS", "mymod:grad")
+    import report
+    import test_train
+
+    ids = [case.id for case in test_train._cases()]
+    assert any("-grad-textbook-cpu-float32" in i for i in ids)
+    run = {"machine_info": {"lr_variants": {"quick_sizes": False, "plugin_variants": ["grad"]}}}
+    assert any("plug-in variants" in reason for reason in report.missing({**run, "benchmarks": []}))

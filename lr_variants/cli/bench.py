@@ -14,8 +14,8 @@ DESCRIPTION = """\
 Run the pytest-benchmark suite in bench/ and render docs/benchmarks.md and docs/benchmarks.png
 from its JSON, by running bench/report.py of the source checkout this command is run in (or
 below). The benchmarks are not installed with the package: they need a source checkout.
---render-only FILE renders an existing JSON file; arguments after -- go to pytest. The exit
-status is the report script's."""
+--render-only FILE renders an existing JSON file; arguments after -- go to pytest; --variants
+adds your own variants to the timed workloads. The exit status is the report script's."""
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -27,6 +27,14 @@ def add_options(p: argparse.ArgumentParser) -> None:
         help="only render docs/benchmarks.md and .png from this pytest-benchmark JSON file",
     )
     c.flag(p, "--publish", "passed on to bench/report.py")
+    p.add_argument(
+        "--variants",
+        metavar="SPEC,...",
+        default="",
+        help="also time these plug-in variants (registered names or package.module:attribute, "
+        "imported from the current directory) beside the built-ins; such a run is never "
+        "published",
+    )
     p.add_argument(
         "pytest_args", nargs="*", help="more pytest arguments, after --: e.g. -- -k article"
     )
@@ -58,4 +66,9 @@ def run(args: argparse.Namespace) -> int:
         cmd.append("--publish")
     if args.pytest_args:
         cmd += ["--", *args.pytest_args]
-    return subprocess.run(cmd, cwd=root, check=False).returncode
+    env = dict(os.environ)
+    if args.variants:
+        # the benchmarks run in the checkout: plug-in modules are found from here, as for compare
+        env["LR_BENCH_VARIANTS"] = args.variants
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(here), env.get("PYTHONPATH")]))
+    return subprocess.run(cmd, cwd=root, env=env, check=False).returncode
