@@ -225,7 +225,7 @@ def binary_cross_entropy_with_logits(z: Tensor, y: Tensor, u: np.ndarray | None 
     :meth:`Tensor.backward` adds: ``sigmoid(z)/N`` through softplus and ``-y/N`` through ``z y``.
     """
     softplus, zy = z.softplus(), z * y
-    softplus.name, zy.name = "softplus(z)", "z y"  # names read by lr_variants.inspect
+    softplus.name, zy.name = "softplus(z)", "z y"  # names read by lr_variants.explain
     losses = softplus - zy
     losses.name = "l"
     L = losses.mean() if u is None else (losses * u).sum()
