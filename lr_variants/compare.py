@@ -240,8 +240,9 @@ def make_models(
     parameters and, for the module variant, its loss (``docs/article.md``).
 
     Returns ``(models, skipped)``. A fast implementation whose module cannot be loaded is left
-    out and named in ``skipped`` when ``impls`` also holds ``"textbook"``; asked for alone, its
-    ``ImportError`` is raised."""
+    out and named in ``skipped`` when ``impls`` also holds ``"textbook"``, and so is a variant
+    whose optional extra is not installed (numba) when others run beside it; asked for alone,
+    its ``ImportError`` is raised."""
     names = variant_names(variants)
     wanted = list(impls)
     if not wanted:
@@ -263,7 +264,14 @@ def make_models(
                 except (ImportError, AttributeError) as exc:
                     skipped.append(f"{label(name, impl)}: cannot be loaded ({exc})")
                     continue
-            models.append(create(name, n_features, impl=impl, **options, **extra))
+            try:
+                models.append(create(name, n_features, impl=impl, **options, **extra))
+            except ImportError as exc:  # an optional extra: say so, train the others
+                if len(names) == 1:
+                    raise
+                skipped.append(f"{label(name, impl)}: {exc}")
+    if not models and skipped:
+        raise ImportError("; ".join(skipped))
     if not models:
         fast = tuple(n for n in VARIANTS if "fast" in offered_impls(n))
         raise ValueError(

@@ -103,3 +103,24 @@ def test_forward_mode_gradient_equals_reverse_mode() -> None:
     np.testing.assert_allclose(r["forward"], Xt.T @ (p - Y[:8]) / 8, rtol=1e-12, atol=1e-15)
     assert r["max_abs_diff"] < 1e-14
     assert "reverse mode wins" in lv.explain.forward_mode_text(r)
+
+
+def test_compare_without_the_numba_extra_skips_it_and_trains_the_others() -> None:
+    """A variant whose optional extra is missing is named on a skipped: line when others run
+    beside it; asked for alone it is an error naming the extra."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numba'] = None; from lr_variants.cli import main; "
+        "sys.exit(main(['compare', '--epochs', '1', '--variants', {}, '--impl', 'textbook']))"
+    )
+    both = subprocess.run(
+        [sys.executable, "-c", code.format("'numpy,numba'")], capture_output=True, text=True
+    )
+    assert both.returncode == 0, both.stderr
+    assert "skipped: numba: the numba variant needs numba: pip install" in both.stdout
+    alone = subprocess.run(
+        [sys.executable, "-c", code.format("'numba'")], capture_output=True, text=True
+    )
+    assert alone.returncode == 2 and "pip install 'lr_variants[numba]'" in alone.stderr
