@@ -1,7 +1,8 @@
 # Two commands on a fresh machine with only Python 3.11:
 #   make demo   create .venv, install, run `lr-variants compare`
 #   make test   create .venv, install, run the test suite, the benchmarks as plain tests
-#               (--benchmark-disable), ruff and mypy (what .ci/run calls)
+#               (--benchmark-disable), ruff, mypy and the docs build (what .ci/run calls)
+#   make docs   the documentation site, built strictly into site/
 #   make bench  the full benchmark suite: bench/results/<time>.json, then (a complete run only)
 #               docs/benchmarks.md and .png
 PYTHON ?= python3
