@@ -14,6 +14,11 @@ Two ways to fill ``X``: Hypothesis's own array strategy (sparse fills of "nasty"
 zero, subnormals, values that shrink well) or a dense seeded Gaussian matrix rounded to the
 dtype (realistic data whose float32 rounding errors do not cancel by luck).
 
+This module and the shipped kit's ``lr_variants/testing/strategies.py`` share the shape of
+``Problem`` and ``make_problem`` on purpose: the library's own suite keeps its generator
+independent of the kit it ships, so that a bug in the kit's strategies cannot hide one in the
+library (and the other way round).
+
 ``EDGE_PROBLEMS`` pins the edges every general property runs first (:func:`edge_examples`):
 ``z = 0``, ``|z|`` at float32's sigmoid saturation (~16.64) and at ``exp`` overflow (~88.72),
 one sample, one feature, the largest scales.

@@ -97,14 +97,15 @@ class CompiledLogisticRegression:
         self.compiles = 0
 
     def get_params(self) -> tuple[F64, float]:
-        return self.arrays.to_numpy(self.params["w"]), float(self.params["b"])
+        theta = self.arrays.to_numpy(self.theta)
+        return theta[:-1], float(theta[-1])
 
     def set_params(self, w: F64, b: float) -> None:
-        self.arrays.assign(self.params["w"], w)
-        self.arrays.assign(self.params["b"], b)
+        self.arrays.assign(self.theta, np.append(w, b))  # w and b are views of theta
 
     def probabilities(self, X: torch.Tensor) -> F64:
-        return self.arrays.to_numpy(torch.sigmoid(X @ self.params["w"] + self.params["b"]))
+        z = torch.addmv(self.params["b"], X, self.params["w"])
+        return self.arrays.to_numpy(torch.sigmoid(z))
 
     def loss(self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None) -> Any:
         return loss_fn(self.params, X, y, u)
