@@ -154,10 +154,10 @@ def train(
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be a bool; got {shuffle!r}")
     check_choice(order, "order", ORDERS)
-    # validated in blocks in the data's own dtype (X64 is X itself where it is a NumPy array,
+    # validated in blocks in the data's own dtype (Xv is X itself where it is a NumPy array,
     # whatever its dtype: a memory map stays one); converted once below, only where needed
-    X64, y64 = check_data_native(X, y, model.n_features, dtype=model.dtype)
-    n = len(y64)
+    Xv, yv = check_data_native(X, y, model.n_features, dtype=model.dtype)
+    n = len(yv)
     size = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
     steps = epochs * -(-n // size)
     if steps > MAX_STEPS:
@@ -175,9 +175,9 @@ def train(
     if distributed:  # each batch split across the ranks (lr_variants._data_parallel)
         from lr_variants._data_parallel import data_parallel
 
-        engine, s64 = data_parallel(model, X64, y64, s64, (epochs, size, seed, shuffle, order))
+        engine, s64 = data_parallel(model, Xv, yv, s64, (epochs, size, seed, shuffle, order))
     arrays = engine.arrays
-    Xa, ya = arrays.convert(X64), arrays.convert(y64)
+    Xa, ya = arrays.convert(Xv), arrays.convert(yv)
     slices, orders = batch_plan(
         n,
         epochs=epochs,
@@ -214,7 +214,7 @@ def train(
             raise FloatingPointError(
                 f"training diverged: the loss became {batch_loss[epoch, k]} in epoch {epoch + 1}"
                 f" (step {k + 1}) with lr={model.lr}; lower lr or standardize X (its largest"
-                f" |value| is {float(np.max(np.abs(X64))):.3g})"
+                f" |value| is {float(np.max(np.abs(Xv))):.3g})"
             )
         if callback is not None:
             paused = time.perf_counter()
