@@ -292,7 +292,7 @@ def warn(message: str) -> None:
 def warn_if_not_converging(run: str, loss: float, X: F64, args: argparse.Namespace) -> None:
     """One line on stderr when training ended worse than predicting 1/2 for every row (loss
     log 2): SGD oscillates or is still far off, which a table of numbers does not show."""
-    if loss > math.log(2):
+    if loss > math.log(2) and args.epochs > 0:  # no epochs: nothing to converge
         hint = "lower --lr" if args.standardize else "pass --standardize or lower --lr"
         warn(
             f"{run}: final loss {loss:.4g} is worse than predicting 1/2 for every row "

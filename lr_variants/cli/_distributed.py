@@ -42,7 +42,7 @@ def add_timeout_option(p: argparse.ArgumentParser) -> None:
         type=float,
         default=60.0,
         metavar="SECONDS",
-        help="with --distributed/--world-size: how long a rank waits for a silent one (60)",
+        help="with data-parallel training: how long a rank waits for a silent one (60)",
     )
 
 
