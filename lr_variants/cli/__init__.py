@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--version", action="version", version=f"lr-variants {version()}", help="print the version and exit"
+        "--version",
+        action="version",
+        version=f"lr-variants {version()}",
+        help="print the version and exit",
     )
     sub = parser.add_subparsers(dest="command", parser_class=_common.Parser, metavar="COMMAND")
     for command in _COMMANDS:
