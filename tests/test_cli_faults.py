@@ -95,7 +95,7 @@ def test_divergence_is_one_line_exit_1_and_nothing_on_stdout(argv, as_json, caps
     """The last step overflows (its loss, taken before the step, is still finite): caught at
     the end; with --json stdout stays empty rather than holding NaN."""
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a NumPy RuntimeWarning fails the test
+        warnings.simplefilter("error", RuntimeWarning)  # a NumPy RuntimeWarning fails the test
         code, out, err = _run([*argv, *(["--json"] if as_json else [])], capsys)
     assert code == 1 and out == ""
     _one_line(err)
