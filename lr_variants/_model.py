@@ -17,7 +17,7 @@ from lr_variants._validate import (
     F64,
     check_array,
     check_data_native,
-    check_features,
+    check_features_native,
     check_params,
     check_sample_weight,
 )
@@ -78,8 +78,8 @@ class Model:
 
     def predict_proba(self, X: Any) -> F64:
         """P(y = 1 | x) for every row of ``X``: float64 array of shape ``(N,)``."""
-        X64 = check_features(X, self.n_features, dtype=self.dtype)
-        return self.engine.probabilities(self.engine.arrays.convert(X64))
+        Xv = check_features_native(X, self.n_features, dtype=self.dtype)  # no float64 copy
+        return self.engine.probabilities(self.engine.arrays.convert(Xv))
 
     def loss(self, X: Any, y: Any, *, sample_weight: Any = None) -> float:
         """Mean binary cross-entropy at the current parameters; with ``sample_weight`` (shape
@@ -136,9 +136,9 @@ class Model:
         ``u = s / sum(s)`` (:mod:`lr_variants._weights`)."""
         # checked in blocks in the data's own dtype, converted once (not at all where the
         # data already are the variant's arrays, e.g. float32 C-contiguous for a float32 model)
-        X64, y64 = check_data_native(X, y, self.n_features, dtype=self.dtype)
+        Xv, yv = check_data_native(X, y, self.n_features, dtype=self.dtype)
         convert = self.engine.arrays.convert
         if sample_weight is None:
-            return convert(X64), convert(y64)
-        s64 = check_sample_weight(sample_weight, len(y64))
-        return convert(X64), convert(y64), convert(normalized(s64))
+            return convert(Xv), convert(yv)
+        s64 = check_sample_weight(sample_weight, len(yv))
+        return convert(Xv), convert(yv), convert(normalized(s64))

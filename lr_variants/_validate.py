@@ -159,11 +159,6 @@ def check_labels_native(y: Any, n_rows: int) -> npt.NDArray[Any]:
     return arr
 
 
-def check_labels(y: Any, n_rows: int) -> F64:
-    """:func:`check_labels_native`, returned as float64."""
-    return check_labels_native(y, n_rows).astype(np.float64, copy=False)
-
-
 def check_data_native(
     X: Any, y: Any, n_features: int | None = None, *, dtype: str = "float64"
 ) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:

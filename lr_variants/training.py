@@ -14,7 +14,6 @@ from lr_variants._model import Model
 from lr_variants._validate import (
     F64,
     check_choice,
-    check_data,
     check_data_native,
     check_int,
     check_sample_weight,
@@ -233,5 +232,5 @@ def train(
 
 def accuracy(model: Model, X: Any, y: Any) -> float:
     """Fraction of rows where ``predict_proba > 0.5`` equals ``y``."""
-    X64, y64 = check_data(X, y, model.n_features, dtype=model.dtype)
-    return float(np.mean((model.predict_proba(X64) > 0.5) == (y64 == 1.0)))
+    Xv, yv = check_data_native(X, y, model.n_features, dtype=model.dtype)
+    return float(np.mean((model.predict_proba(Xv) > 0.5) == (yv == 1)))

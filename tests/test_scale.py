@@ -222,3 +222,20 @@ def test_a_bad_npy_pair_is_refused(tmp_path: Path) -> None:
     np.save(tmp_path / "y3.npy", np.full(N, 3.0))
     with pytest.raises(ValueError, match=r"y must hold only 0 and 1; got 3\.0 at index 0"):
         lv.load_data(f"{tmp_path / 'X2.npy'},{tmp_path / 'y3.npy'}")
+
+
+def test_predict_proba_and_accuracy_make_no_float64_copy_of_x() -> None:
+    """float32 X for a float32 model: prediction allocates a few per-row vectors (about half
+    of X here, with 10 columns), never a copy of X; a float64 copy alone would be twice X."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200_000, 10)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    model = lv.create("numpy", 10, dtype="float32")
+    tracemalloc.start()
+    model.predict_proba(X)
+    lv.accuracy(model, X, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < X.nbytes
