@@ -55,28 +55,32 @@ class NumpyLogisticRegression:
         return sigmoid(X @ self.w + self.b).astype(np.float64)
 
     def loss(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
-        z = X @ self.w + self.b
-        return _mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))), u)
+        return _loss(X @ self.w + self.b, y, u)
 
     def gradients(
         self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None
     ) -> tuple[F64, float]:
-        gw, gb = self._gradients(X, y, u)
+        gw, gb = _gradients(X, X @ self.w + self.b, y, u)
         return gw.astype(np.float64), float(gb)
 
     def step(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
-        loss = self.loss(X, y, u)
-        self.optimizer.step([self.w, self.b], self._gradients(X, y, u))
+        z = X @ self.w + self.b  # the forward pass, once: the loss and the gradient share it
+        loss = _loss(z, y, u)
+        self.optimizer.step([self.w, self.b], _gradients(X, z, y, u))
         return loss
 
-    def _gradients(
-        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        dz = sigmoid(X @ self.w + self.b) - y
-        dz = dz / len(y) if u is None else dz * u
-        return X.T @ dz, dz.sum()
 
-
-def _mean(losses: np.ndarray, u: np.ndarray | None) -> Any:
-    """The mean of the rows' losses, or their weighted mean ``sum(u l)``."""
+def _loss(z: np.ndarray, y: np.ndarray, u: np.ndarray | None) -> Any:
+    """``L = mean(max(z, 0) - z y + log1p(exp(-|z|)))``, or ``sum(u l)`` with weights ``u``."""
+    losses = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
     return losses.mean() if u is None else losses @ u
+
+
+def _gradients(
+    X: np.ndarray, z: np.ndarray, y: np.ndarray, u: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(dL/dw, dL/db) = (X^T dz, sum(dz))`` with ``dz = (sigmoid(z) - y) / N`` (or
+    ``u (sigmoid(z) - y)``)."""
+    dz = sigmoid(z) - y
+    dz = dz / len(y) if u is None else dz * u
+    return X.T @ dz, dz.sum()

@@ -46,25 +46,32 @@ class TorchManualLogisticRegression:
         return self.arrays.to_numpy(torch.sigmoid(X @ self.w + self.b))
 
     def loss(self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None) -> Any:
-        z = X @ self.w + self.b
-        if u is None:
-            return F.binary_cross_entropy_with_logits(z, y)
-        return F.binary_cross_entropy_with_logits(z, y, reduction="none") @ u
+        return _loss(X @ self.w + self.b, y, u)
 
     def gradients(
         self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None
     ) -> tuple[F64, float]:
-        gw, gb = self._gradients(X, y, u)
+        gw, gb = _gradients(X, X @ self.w + self.b, y, u)
         return self.arrays.to_numpy(gw), float(gb)
 
     def step(self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None) -> Any:
-        loss = self.loss(X, y, u)
-        self.optimizer.step([self.w, self.b], self._gradients(X, y, u))
+        z = X @ self.w + self.b  # the forward pass, once: the loss and the gradient share it
+        loss = _loss(z, y, u)
+        self.optimizer.step([self.w, self.b], _gradients(X, z, y, u))
         return loss
 
-    def _gradients(
-        self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        dz = torch.sigmoid(X @ self.w + self.b) - y
-        dz = dz / y.shape[0] if u is None else dz * u
-        return X.T @ dz, dz.sum()
+
+def _loss(z: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
+    """Mean binary cross-entropy from the logits ``z``, or ``sum(u l)`` with weights ``u``."""
+    if u is None:
+        return F.binary_cross_entropy_with_logits(z, y)
+    return F.binary_cross_entropy_with_logits(z, y, reduction="none") @ u
+
+
+def _gradients(
+    X: torch.Tensor, z: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(X^T dz, sum(dz))`` with ``dz = (sigmoid(z) - y) / N`` (or ``u (sigmoid(z) - y)``)."""
+    dz = torch.sigmoid(z) - y
+    dz = dz / y.shape[0] if u is None else dz * u
+    return X.T @ dz, dz.sum()
