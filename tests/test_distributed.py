@@ -237,11 +237,18 @@ def test_torchrun_standalone_and_two_node_runs_print_what_one_process_prints(cap
         [*TORCHRUN, "--nnodes=2", f"--node-rank={r}", "--nproc-per-node=1", *rendezvous]
         for r in (0, 1)
     ]
-    launched = [
-        subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for cmd in (standalone, *nodes)
-    ]
-    outs = [p.communicate(timeout=240) for p in launched]
+    # the standalone run first, then the two nodes together (they must meet): fewer processes
+    # than cores' worth of contention at once on a small machine
+    launched, outs = [], []
+    for group in ([standalone], nodes):
+        procs = [
+            subprocess.Popen(
+                cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for cmd in group
+        ]
+        outs += [p.communicate(timeout=240) for p in procs]
+        launched += procs
     for p, (_, err) in zip(launched, outs, strict=True):
         assert p.returncode == 0, err
     assert outs[0][0] == printed

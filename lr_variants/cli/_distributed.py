@@ -67,7 +67,9 @@ def run_train(args: argparse.Namespace, body: Callable[[argparse.Namespace], Any
                 args.quiet = True
                 quiet = stack.enter_context(open(os.devnull, "w"))
                 stack.enter_context(contextlib.redirect_stdout(quiet))
-            return body(args)
+            result = body(args)
+        dist.barrier()  # every rank done before any tears the group down (an orderly exit)
+        return result
     except (ValueError, TypeError, FloatingPointError, OSError) as exc:
         text = str(exc)
         if not text.startswith("rank "):
