@@ -22,7 +22,7 @@ from lr_variants._validate import (
     check_sample_weight,
 )
 from lr_variants._weights import normalized
-from lr_variants.capabilities import Capabilities
+from lr_variants.declarations import Capabilities
 from lr_variants.protocol import GraphVariant, LossGraph, Variant
 
 
@@ -36,7 +36,7 @@ class Model:
     ``{"loss": "stable", "sgd_impl": "for-loop"}`` for the module variant), ``engine`` (the
     variant's object, :class:`lr_variants.protocol.Variant`, e.g. holding the ``nn.Module``)
     and ``capabilities`` (what the variant declares it can do,
-    :class:`~lr_variants.capabilities.Capabilities`: the library reads this, never the
+    :class:`~lr_variants.Capabilities`: the library reads this, never the
     engine's class or attributes).
 
     ``X`` is anything ``np.asarray`` takes, of shape ``(N, n_features)``; ``y`` has shape ``(N,)``

@@ -22,7 +22,7 @@ variants call :class:`lr_variants._sgd.SGD`, the module variant runs ``torch.opt
 itself. Nothing outside a variant reads its other attributes.
 
 What a variant can do beyond these members is not guessed from the object: it is declared
-where the variant is registered (:class:`lr_variants.capabilities.Capabilities`), and the
+where the variant is registered (:class:`lr_variants.Capabilities`), and the
 optional extensions below are called only where their declaration says so.
 """
 

@@ -3,7 +3,7 @@ how a model of one is made.
 
 A variant is a factory ``factory(w, b, *, sgd, dtype, device, **options)`` that returns an
 object implementing :class:`lr_variants.protocol.Variant`, registered with its
-:class:`~lr_variants.capabilities.Capabilities` (what it can do, as data:
+:class:`~lr_variants.Capabilities` (what it can do, as data:
 :func:`capabilities`); :func:`create` validates every argument against that declaration, draws
 the initial parameters, calls the factory and wraps the result in a
 :class:`~lr_variants.Model`. Built-in variants are imported on first use, so NumPy-only work
@@ -30,7 +30,7 @@ import numpy as np
 from lr_variants._model import Model
 from lr_variants._sgd import check_sgd_options
 from lr_variants._validate import DTYPES, F64, check_choice, check_int
-from lr_variants.capabilities import EXTRA_OPTIONS, UNSUPPORTABLE, Capabilities, declared_by
+from lr_variants.declarations import EXTRA_OPTIONS, UNSUPPORTABLE, Capabilities, declared_by
 
 VARIANTS: tuple[str, ...] = (
     "numpy",
@@ -54,7 +54,7 @@ class VariantSpec:
 
     ``factories`` maps each implementation (``"textbook"``, ``"fast"``) to its factory, or to
     ``"module:attribute"`` naming it (imported on first use); ``capabilities`` is its
-    declaration (:class:`~lr_variants.capabilities.Capabilities`), shared by its
+    declaration (:class:`~lr_variants.Capabilities`), shared by its
     implementations.
     """
 
@@ -168,7 +168,7 @@ def register_variant(
     (it may own its update, as the module variant does).
 
     What it can do beyond the protocol is declared, never guessed: ``capabilities``
-    (:class:`~lr_variants.capabilities.Capabilities`), or its fields as keyword arguments
+    (:class:`~lr_variants.Capabilities`), or its fields as keyword arguments
     (``devices=("cpu", "cuda")``, ``linear_in_u=True``, ``unsupported={"dampening"}``, ...),
     or, with neither, the ``lr_variants_capabilities`` attribute ``factory`` carries; else
     the conservative ``Capabilities()`` (per step, CPU only). Registering a name again
@@ -207,7 +207,7 @@ def _declaration(obj: Any, capabilities: Any, declared: dict[str, Any]) -> Capab
     if capabilities is not None:
         if not isinstance(capabilities, Capabilities):
             raise TypeError(
-                f"capabilities must be a lr_variants.capabilities.Capabilities; got "
+                f"capabilities must be a lr_variants.Capabilities; got "
                 f"{type(capabilities).__name__}"
             )
         return capabilities
@@ -237,7 +237,7 @@ def from_gradient(
     updates are the library's ``torch.optim.SGD`` rule, so every SGD option works
     (:mod:`lr_variants._gradient`). CPU only; no torch needed.
 
-    Its declaration (:class:`~lr_variants.capabilities.Capabilities`) is fixed but for two
+    Its declaration (:class:`~lr_variants.Capabilities`) is fixed but for two
     fields: ``linear_in_u=True`` where ``fn`` computes the sums ``sum(s l)`` and
     ``X^T (s (p - y))`` without dividing by ``sum(s)`` (so data-parallel ranks may pass their
     share of a batch's weights as they are), and ``unsupported``, the create() options it
@@ -326,7 +326,7 @@ def spec(name: str) -> VariantSpec:
 
 def capabilities(name: str) -> Capabilities:
     """What variant ``name`` (built-in or registered) declares it can do: its
-    :class:`~lr_variants.capabilities.Capabilities`, e.g. ``capabilities("numba").whole_epoch``
+    :class:`~lr_variants.Capabilities`, e.g. ``capabilities("numba").whole_epoch``
     or ``capabilities(name).unsupported`` (the create() options it refuses)."""
     return spec(name).capabilities
 

@@ -1,4 +1,5 @@
-"""What a variant declares it can do: :class:`Capabilities`, data read instead of guessed.
+"""What a variant declares it can do: :class:`Capabilities`, data read instead of guessed
+(also ``lv.Capabilities``).
 
 Every variant is registered with its declaration, as a scikit-learn estimator declares its
 parameter constraints and tags: the built-ins in ``lr_variants.registry``, a plug-in through
@@ -17,7 +18,10 @@ alone, never from its class, its module's name or which attributes it happens to
   (:class:`lr_variants.protocol.ModuleVariant`). Either way each batch is split across the
   ranks. Read by the data-parallel engine (``lr_variants._data_parallel``).
 - ``owns_optimizer``: it runs a torch optimizer itself instead of the library's SGD rule
-  (``lr_variants._sgd``); ``"ddp"`` requires it. Read when a declaration is made.
+  (``lr_variants._sgd``). Checked against ``data_parallel`` (``"ddp"`` steps the variant's
+  own optimizer, so requires it); under ``"gradients"`` the library's rule, the same
+  ``torch.optim.SGD`` rule, makes the update and the variant's optimizer state is written
+  back through ``optimizer.set_state``.
 - ``linear_in_u``: its loss and gradient are the sums ``sum_i u_i ...`` for any row weights
   ``u``, not only for ``u`` summing to 1, so a rank may pass its share of a batch's weights
   as they are (otherwise they are renormalized per rank and the results scaled back). Read by
@@ -175,6 +179,6 @@ def declared_by(obj: Any) -> Capabilities | None:
                 f"{tuple(f.name for f in fields(Capabilities))}; got {sorted(found)}"
             ) from None
     raise TypeError(
-        f"{ATTRIBUTE} must be a lr_variants.capabilities.Capabilities or a dict of its fields; "
+        f"{ATTRIBUTE} must be a lr_variants.Capabilities or a dict of its fields; "
         f"got {type(found).__name__}"
     )
