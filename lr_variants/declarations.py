@@ -36,7 +36,7 @@ alone, never from its class, its module's name or which attributes it happens to
 - ``unsupported``: :func:`lr_variants.create` options (from :data:`UNSUPPORTABLE`) it does
   not implement; :func:`lr_variants.create` refuses any value but the default with a
   ``ValueError`` saying the option is declared unsupported. Read by
-  :func:`lr_variants.create` and the conformance kit.
+  :func:`lr_variants.create`.
 
 The defaults are the conservative reading, what any object implementing the protocol
 supports: per step, gradients all-reduced per step, the library's optimizer, not linear in
