@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -216,6 +217,39 @@ def test_bad_registrations_register_nothing(
     with pytest.raises(error, match=match):
         lv.register_variant("bad", factory, **kwargs)
     assert "bad" not in lv.variants()
+
+
+def test_an_entry_points_declaration_is_its_attribute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed package's factory carries its declaration (the example package's does);
+    one that carries a bad one is reported when its name is asked for."""
+    import sys
+
+    sys.path.insert(0, str(PACKAGE.parent / "examples" / "lr_variants_example"))
+    try:
+        from lr_variants_example.full import ExampleVariant
+    finally:
+        sys.path.pop(0)
+
+    class Broken:
+        lr_variants_capabilities = MappingProxyType({"devices": ("tpu",)})
+
+    class EntryPoint:
+        def __init__(self, name: str, obj: Any) -> None:
+            self.name, self.value, self.obj = name, f"pkg:{name}", obj
+
+        def load(self) -> Any:
+            return self.obj
+
+    points = [EntryPoint("ep_full", ExampleVariant), EntryPoint("ep_broken", Broken)]
+    monkeypatch.setattr(registry, "entry_points", lambda group: points)
+    monkeypatch.setattr(registry, "_discovered", False)
+    monkeypatch.setattr(registry, "_BROKEN", {})
+    assert lv.capabilities("ep_full") == Capabilities(linear_in_u=True)
+    with pytest.raises(
+        ValueError,
+        match=r"variant 'ep_broken' is installed but failed to load: .*devices must be drawn",
+    ):
+        lv.capabilities("ep_broken")
 
 
 def _grad(w: Any, b: Any, X: Any, y: Any, u: Any) -> tuple[Any, Any, Any]:
