@@ -3,9 +3,7 @@ row a complete run holds, :func:`missing` says why a run is not one."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from report_data import (
@@ -19,14 +17,11 @@ from report_data import (
     row_key,
 )
 
-HERE = Path(__file__).resolve().parent
-
 
 def expected(cuda: bool) -> Iterator[tuple[Any, ...]]:
     """Every row of a complete run (in :func:`report_data.row_key`'s form); ``cuda`` rows where
     the run's machine had a GPU, for the variants that declare they run on one."""
-    sys.path.insert(0, str(HERE))
-    import workloads as wl
+    import workloads as wl  # beside this file, on sys.path with it
 
     import lr_variants as lv
 

@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-
-import report  # noqa: E402
-
 DOC = REPO / "docs" / "benchmarks.md"
 
 
-def _published() -> tuple[str, str]:
+@pytest.fixture
+def report(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """bench/report.py, imported with bench/ on sys.path for this test only (a worker process
+    started later must not find bench/'s test modules before tests/')."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import report as module
+
+    return module
+
+
+def _published(report: Any) -> tuple[str, str]:
     """The generated part of docs/benchmarks.md and the JSON it names (relative path)."""
     text = DOC.read_text()
     body = text[text.index(report.BEGIN) + len(report.BEGIN) + 1 : text.index(report.END)]
@@ -28,14 +34,16 @@ def _published() -> tuple[str, str]:
     return body, found[1]
 
 
-def test_the_published_tables_are_the_reports_rendering_of_their_run() -> None:
-    body, name = _published()
+def test_the_published_tables_are_the_reports_rendering_of_their_run(report: Any) -> None:
+    body, name = _published(report)
     assert report.report(report.load(REPO / name), name, "benchmarks.png") == body
 
 
-def test_a_partial_run_is_rendered_but_never_published(tmp_path: Path, monkeypatch) -> None:
+def test_a_partial_run_is_rendered_but_never_published(
+    report: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("matplotlib")
-    _, name = _published()
+    _, name = _published(report)
     data = json.loads((REPO / name).read_text())
     data["benchmarks"] = [b for b in data["benchmarks"] if b.get("group") != "startup"]
     partial = tmp_path / "partial.json"
