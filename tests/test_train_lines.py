@@ -75,3 +75,24 @@ def test_lines_are_the_recorded_losses(variant: str, impl: str, article: bool, c
     ]
     assert lines[:-1] == expected
     assert np.isfinite(history.batch_loss).all()
+
+
+def test_batch_callback_sees_each_epochs_record_read_only() -> None:
+    """train(batch_callback=fn) hands fn each epoch's row of History.batch_loss as it is
+    recorded, read-only; a callback that is not callable is refused before any training."""
+    X, y = lv.two_blobs()
+    seen: list[tuple[int, np.ndarray]] = []
+
+    def keep(epoch: int, losses: np.ndarray) -> None:
+        with pytest.raises(ValueError, match="read-only"):
+            losses[0] = 0.0
+        seen.append((epoch, losses.copy()))
+
+    model = lv.create("numba", 2)
+    history = lv.train(model, X, y, epochs=3, batch_callback=keep)
+    assert [e for e, _ in seen] == [1, 2, 3]
+    np.testing.assert_array_equal(np.array([row for _, row in seen]), history.batch_loss)
+    before = model.get_params()[0]
+    with pytest.raises(TypeError, match=r"^batch_callback must be callable or None; got 3$"):
+        lv.train(model, X, y, epochs=1, batch_callback=3)
+    np.testing.assert_array_equal(model.get_params()[0], before)
