@@ -21,10 +21,12 @@ from lr_variants._model import Model
 from lr_variants._sgd import SGDOptions
 from lr_variants.compare import compare
 from lr_variants.data import load_data, two_blobs
+from lr_variants.declarations import Capabilities
 from lr_variants.io import load
 from lr_variants.registry import (
     IMPLS,
     VARIANTS,
+    capabilities,
     create,
     from_gradient,
     impls,
@@ -38,6 +40,7 @@ from lr_variants.training import History, accuracy, batch_plan, batches, train
 __all__ = [
     "IMPLS",
     "VARIANTS",
+    "Capabilities",
     "History",
     "Model",
     "SGDOptions",
@@ -46,6 +49,7 @@ __all__ = [
     "accuracy",
     "batch_plan",
     "batches",
+    "capabilities",
     "compare",
     "create",
     "from_gradient",

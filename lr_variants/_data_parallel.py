@@ -15,16 +15,25 @@ the single process's weighted mean; a rank with no rows (or zero weight) adds ze
 then applies the same update to the same all-reduced ``g`` and so holds bitwise the same
 parameters.
 
-- The module variant runs the real ``torch.nn.parallel.DistributedDataParallel`` around its
-  ``nn.Module`` and steps its own ``torch.optim.SGD``: DDP averages gradients over ranks
-  (``sum_r grad / R``), so each rank back-propagates ``R L_r``.
-- Every other variant goes through the protocol alone (:class:`GradientAllReduce`): its
-  ``gradients`` on the shard, one ``all_reduce`` of ``(g_w, g_b)``, then
-  :class:`lr_variants._sgd.SGD` (``torch.optim.SGD``'s rule, the variant's own) on a copy of the
-  parameters in the model's dtype, written back with ``set_params`` (and the momentum buffers
-  with ``optimizer.set_state``).
+How a variant trains is what it declares (``Capabilities.data_parallel``), never its class:
 
-Each epoch's step losses are all-reduced once, at the end of the epoch (``floats``).
+- ``"ddp"`` (the module variant, :class:`lr_variants.protocol.ModuleVariant`): the real
+  ``torch.nn.parallel.DistributedDataParallel`` around its ``nn.Module``, stepping its own
+  ``torch.optim.SGD``: DDP averages gradients over ranks (``sum_r grad / R``), so each rank
+  back-propagates ``R L_r``.
+- ``"gradients"`` (every other variant, the default): through the protocol alone
+  (:class:`GradientAllReduce`): its ``gradients`` on the shard, one ``all_reduce`` of
+  ``(g_w, g_b)``, then :class:`lr_variants._sgd.SGD` (``torch.optim.SGD``'s rule, the
+  variant's own) on a copy of the parameters in the model's dtype, written back with
+  ``set_params`` (and the momentum buffers with ``optimizer.set_state``). A whole-epoch
+  variant (numba) trains this way too, one step per batch: its epoch kernel would see every
+  row. A variant that declares ``linear_in_u`` gets the shard's weights as they are (they sum
+  to less than 1); any other gets them renormalized to sum 1 (the protocol's promise) and its
+  results scaled back by the shard's share.
+
+Each epoch's step losses are all-reduced once, at the end of the epoch (``floats``). The
+engines offer what the training loop drives, ``arrays`` and ``step``, and nothing else: the
+model's own queries (``get_params``, ``loss``, ...) stay with the model.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import contextlib
 import hashlib
 import itertools
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -41,17 +50,13 @@ from lr_variants._backends import NumpyArrays
 from lr_variants._model import Model
 from lr_variants._sgd import SGD
 from lr_variants._validate import F64
+from lr_variants.protocol import ModuleVariant
 
 LAUNCH_HINT = (
     "launch the processes with torchrun (torchrun --nproc-per-node=2 -m lr_variants train "
     "--distributed ...), or call torch.distributed.init_process_group first, or use "
     "lr_variants.distributed.launch/run on one machine"
 )
-
-# built-in variants whose loss and gradient are linear in u (sum_i u_i ...), so a shard's
-# weights may sum to less than 1; any other variant gets weights renormalized to sum 1 (the
-# protocol's promise) and its results scaled back by the shard's share
-_LINEAR_IN_U = ("lr_variants.textbook.", "lr_variants.tuned.")
 
 
 def shard_bounds(n: int, world: int) -> list[int]:
@@ -183,11 +188,8 @@ class GradientAllReduce:
         self.optimizer = SGD(model.sgd, self.params)
         self.optimizer.set_state(inner.optimizer.get_state())
         self.momentum = bool(model.sgd.momentum)
-        self.linear = type(inner).__module__.startswith(_LINEAR_IN_U)
+        self.linear = model.capabilities.linear_in_u  # as declared
         self.grads = np.zeros(model.n_features + 1)
-
-    def __getattr__(self, name: str) -> Any:  # get_params, probabilities, loss, gradients
-        return getattr(self.inner, name)
 
     def step(self, X: Any, y: Any, u: Any) -> Any:
         """One step on this rank's rows of the batch (``u``: weights over the global batch)."""
@@ -222,21 +224,17 @@ class DDPModule:
     def __init__(self, model: Model, comm: Communicator) -> None:
         from torch.nn.parallel import DistributedDataParallel
 
-        inner: Any = model.engine  # a ModuleLogisticRegression
+        inner = cast(ModuleVariant, model.engine)  # as declared: data_parallel="ddp"
         self.inner, self.comm = inner, comm
         self.arrays = ShardedArrays(inner.arrays, comm)
-        self.optimizer = inner.optimizer
         device = inner.arrays.device
         ids = [device] if device.type == "cuda" else None
         with comm.guard("DistributedDataParallel's parameter broadcast"):
             self.ddp = DistributedDataParallel(inner.net, device_ids=ids)
 
-    def __getattr__(self, name: str) -> Any:  # get_params, probabilities, loss, gradients
-        return getattr(self.inner, name)
-
     def step(self, X: Any, y: Any, u: Any) -> Any:
         inner = self.inner
-        L = inner.row_criterion(inner.criterion_input(self.ddp(X)), y) @ u  # L_r: a sum
+        L = inner.loss_from_logits(self.ddp(X), y, u)  # L_r: a sum over this rank's rows
         inner.sgd.zero_grad()
         with self.comm.guard("DistributedDataParallel's gradient all_reduce"):
             (L * self.comm.world).backward()  # DDP divides the sum over ranks by the world size
@@ -267,8 +265,6 @@ def data_parallel(
         }
     )
     weights = np.ones(len(y)) if s is None else s
-    from lr_variants.textbook.module import ModuleLogisticRegression
-
-    if isinstance(model.engine, ModuleLogisticRegression):
+    if model.capabilities.data_parallel == "ddp":
         return DDPModule(model, comm), weights
     return GradientAllReduce(model, comm), weights

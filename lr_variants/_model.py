@@ -9,7 +9,7 @@ gets the same checks and the same error messages, and a rejected call reaches no
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from lr_variants._modelfile import write
 from lr_variants._sgd import STATE_KEYS, SGDOptions
@@ -22,6 +22,7 @@ from lr_variants._validate import (
     check_sample_weight,
 )
 from lr_variants._weights import normalized
+from lr_variants.declarations import Capabilities
 from lr_variants.protocol import GraphVariant, LossGraph, Variant
 
 
@@ -32,8 +33,11 @@ class Model:
     ``"float64"``), ``device`` (a torch device string, ``"cpu"`` for NumPy), ``sgd`` (the
     optimizer's :class:`~lr_variants.SGDOptions`), ``lr`` (``sgd.lr``), ``impl``
     (``"textbook"`` or ``"fast"``), ``options`` (the variant's own creation options, e.g.
-    ``{"loss": "stable", "sgd_impl": "for-loop"}`` for the module variant), and ``engine`` (the
-    variant's object, :class:`lr_variants.protocol.Variant`, e.g. holding the ``nn.Module``).
+    ``{"loss": "stable", "sgd_impl": "for-loop"}`` for the module variant), ``engine`` (the
+    variant's object, :class:`lr_variants.protocol.Variant`, e.g. holding the ``nn.Module``)
+    and ``capabilities`` (what the variant declares it can do,
+    :class:`~lr_variants.Capabilities`: the library reads this, never the
+    engine's class or attributes).
 
     ``X`` is anything ``np.asarray`` takes, of shape ``(N, n_features)``; ``y`` has shape ``(N,)``
     and holds only 0 and 1. Every method validates its arguments first and raises ``ValueError``
@@ -50,8 +54,10 @@ class Model:
         sgd: SGDOptions,
         impl: str = "textbook",
         options: dict[str, Any] | None = None,
+        capabilities: Capabilities | None = None,
     ) -> None:
         self.name = name
+        self.capabilities = Capabilities() if capabilities is None else capabilities
         self.impl = impl
         self.options: dict[str, Any] = dict(options or {})
         self.engine = engine
@@ -117,12 +123,15 @@ class Model:
     def loss_graph(self, X: Any, y: Any, *, sample_weight: Any = None) -> LossGraph:
         """The loss on ``(X, y)`` as the variant's recorded graph
         (:class:`lr_variants.protocol.LossGraph`), for variants that record one (autograd,
-        module, scratch); nothing is changed. ``TypeError`` for a variant without a graph."""
-        if not isinstance(self.engine, GraphVariant):
+        module, scratch: those that declare ``loss_graph``); nothing is changed. ``TypeError``
+        for a variant without a graph."""
+        if not self.capabilities.loss_graph:
             raise TypeError(
-                f"the {self.name} variant records no graph (its gradient is written by hand)"
+                f"the {self.name} variant records no graph (it does not declare loss_graph: its "
+                "gradient is written by hand)"
             )
-        return self.engine.loss_graph(*self.prepare(X, y, sample_weight))
+        engine = cast(GraphVariant, self.engine)  # as declared
+        return engine.loss_graph(*self.prepare(X, y, sample_weight))
 
     def save(self, path: Any) -> None:
         """Write the model to ``path`` (exactly that name): variant, hyperparameters, dtype,

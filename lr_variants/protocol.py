@@ -20,12 +20,16 @@ initial parameters ``w`` (shape ``(D,)``) and ``b`` (a float), the optimizer's
 device string. ``step`` applies ``torch.optim.SGD``'s rule with those options: hand-written
 variants call :class:`lr_variants._sgd.SGD`, the module variant runs ``torch.optim.SGD``
 itself. Nothing outside a variant reads its other attributes.
+
+What a variant can do beyond these members is not guessed from the object: it is declared
+where the variant is registered (:class:`lr_variants.Capabilities`), and the
+optional extensions below are called only where their declaration says so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -76,7 +80,6 @@ class OptimizerState(Protocol):
         ...
 
 
-@runtime_checkable
 class Variant(Protocol):
     """What each variant implements, on its own arrays, for inputs already validated.
 
@@ -113,13 +116,15 @@ class Variant(Protocol):
         ...
 
 
-@runtime_checkable
 class EpochVariant(Variant, Protocol):
-    """A variant that can run a whole epoch in one call (optional; e.g. a compiled kernel).
+    """A variant that can run a whole epoch in one call (optional; e.g. a compiled kernel),
+    declared with ``Capabilities(whole_epoch=True)``.
 
     :func:`lr_variants.train` calls :meth:`train_epoch` instead of one :meth:`~Variant.step`
-    per batch when a variant offers it, so that the Python loop is not the cost. The batches,
-    the SGD rule (every option) and the losses are exactly those of the steps it replaces.
+    per batch for a variant that declares it, so that the Python loop is not the cost. The
+    batches, the SGD rule (every option) and the losses are exactly those of the steps it
+    replaces. Data-parallel training runs such a variant per step (its declared
+    ``data_parallel``), so that every batch is split across the ranks.
     """
 
     def train_epoch(self, X: Any, y: Any, u: Any, slices: list[slice]) -> F64:
@@ -144,10 +149,27 @@ class LossGraph:
     params: dict[str, Any]
 
 
-@runtime_checkable
 class GraphVariant(Variant, Protocol):
-    """A variant whose gradient comes from a recorded graph (autograd, module, scratch)."""
+    """A variant whose gradient comes from a recorded graph (autograd, module, scratch),
+    declared with ``Capabilities(loss_graph=True)``."""
 
     def loss_graph(self, X: Any, y: Any, u: Any = None) -> LossGraph:
         """``L`` on ``(X, y)`` recorded as a graph; nothing is changed."""
+        ...
+
+
+class ModuleVariant(Variant, Protocol):
+    """A variant whose model is an ``nn.Module`` stepped by its own torch optimizer, declared
+    with ``Capabilities(data_parallel="ddp", owns_optimizer=True)`` (the module variant).
+
+    Data-parallel training wraps :attr:`net` in ``DistributedDataParallel`` and, per step,
+    back-propagates :meth:`loss_from_logits` of this rank's rows and steps :attr:`sgd`.
+    """
+
+    net: Any  # an nn.Module: X of shape (N, D) -> logits z of shape (N,)
+    sgd: Any  # the torch.optim.Optimizer over net's parameters
+
+    def loss_from_logits(self, z: Any, y: Any, u: Any = None) -> Any:
+        """``L`` from the logits ``z = net(X)``, recorded in ``z``'s graph (``backward()``
+        fills the gradients of ``net``'s parameters); with ``u``, ``sum_i u_i l_i``."""
         ...

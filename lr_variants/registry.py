@@ -1,8 +1,11 @@
-"""The variant table and :func:`create`: which variants exist, and how a model of one is made.
+"""The variant table and :func:`create`: which variants exist, what each declares it can do, and
+how a model of one is made.
 
 A variant is a factory ``factory(w, b, *, sgd, dtype, device, **options)`` that returns an
-object implementing :class:`lr_variants.protocol.Variant`; :func:`create` validates every
-argument, draws the initial parameters, calls the factory and wraps the result in a
+object implementing :class:`lr_variants.protocol.Variant`, registered with its
+:class:`~lr_variants.Capabilities` (what it can do, as data:
+:func:`capabilities`); :func:`create` validates every argument against that declaration, draws
+the initial parameters, calls the factory and wraps the result in a
 :class:`~lr_variants.Model`. Built-in variants are imported on first use, so NumPy-only work
 never imports torch.
 
@@ -14,9 +17,10 @@ test suite and timed beside it by the benchmarks.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -26,6 +30,7 @@ import numpy as np
 from lr_variants._model import Model
 from lr_variants._sgd import check_sgd_options
 from lr_variants._validate import DTYPES, F64, check_choice, check_int
+from lr_variants.declarations import EXTRA_OPTIONS, UNSUPPORTABLE, Capabilities, declared_by
 
 VARIANTS: tuple[str, ...] = (
     "numpy",
@@ -38,25 +43,35 @@ VARIANTS: tuple[str, ...] = (
     "numba",
 )
 IMPLS: tuple[str, ...] = ("textbook", "fast")
-LOSSES: tuple[str, ...] = ("stable", "sigmoid_bce")
-SGD_IMPLS: tuple[str, ...] = ("for-loop", "foreach", "fused")
+LOSSES: tuple[str, ...] = EXTRA_OPTIONS["loss"]
+SGD_IMPLS: tuple[str, ...] = EXTRA_OPTIONS["sgd_impl"]
 INITS: tuple[str, ...] = ("uniform", "article")
 
 
 @dataclass(frozen=True)
 class VariantSpec:
-    """How to make one variant.
+    """How to make one variant, and what it declares it can do.
 
     ``factories`` maps each implementation (``"textbook"``, ``"fast"``) to its factory, or to
-    ``"module:attribute"`` naming it (imported on first use); ``devices`` are the device types
-    it runs on (``"cpu"`` only: it never imports torch); ``options`` are the extra keyword
-    options it accepts, each with its allowed values, the first being the default.
+    ``"module:attribute"`` naming it (imported on first use); ``capabilities`` is its
+    declaration (:class:`~lr_variants.Capabilities`), shared by its
+    implementations.
     """
 
     name: str
     factories: dict[str, str | Callable[..., Any]]
-    devices: tuple[str, ...] = ("cpu", "cuda")
-    options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    capabilities: Capabilities = field(default_factory=Capabilities)
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """The device types it runs on (``capabilities.devices``)."""
+        return self.capabilities.devices
+
+    @property
+    def options(self) -> Mapping[str, tuple[str, ...]]:
+        """The extra create() options it accepts, each with its values, the default first
+        (``capabilities.options``)."""
+        return self.capabilities.options
 
     def factory(self, impl: str) -> Callable[..., Any]:
         made = self.factories[impl]
@@ -67,6 +82,10 @@ class VariantSpec:
         return made
 
 
+# what the built-in variants declare: every one's loss and gradient are sums over u_i
+_CPU = Capabilities(linear_in_u=True)
+_ANY_DEVICE = Capabilities(linear_in_u=True, devices=("cpu", "cuda"))
+_GRAPH = dataclasses.replace(_ANY_DEVICE, loss_graph=True)  # autograd: torch records a graph
 _BUILTIN: dict[str, VariantSpec] = {
     spec.name: spec
     for spec in (
@@ -76,10 +95,12 @@ _BUILTIN: dict[str, VariantSpec] = {
                 "textbook": "lr_variants.textbook.numpy:NumpyLogisticRegression",
                 "fast": "lr_variants.tuned.numpy_fast:FastNumpyLogisticRegression",
             },
-            devices=("cpu",),
+            _CPU,
         ),
         VariantSpec(
-            "autograd", {"textbook": "lr_variants.textbook.autograd:AutogradLogisticRegression"}
+            "autograd",
+            {"textbook": "lr_variants.textbook.autograd:AutogradLogisticRegression"},
+            _GRAPH,
         ),
         VariantSpec(
             "module",
@@ -87,7 +108,12 @@ _BUILTIN: dict[str, VariantSpec] = {
                 "textbook": "lr_variants.textbook.module:ModuleLogisticRegression",
                 "fast": "lr_variants.tuned.module_fast:fast_module",
             },
-            options={"loss": LOSSES, "sgd_impl": SGD_IMPLS},
+            dataclasses.replace(
+                _GRAPH,
+                data_parallel="ddp",  # its nn.Module under DistributedDataParallel
+                owns_optimizer=True,  # torch.optim.SGD
+                options={"loss": LOSSES, "sgd_impl": SGD_IMPLS},
+            ),
         ),
         VariantSpec(
             "torch_manual",
@@ -95,20 +121,25 @@ _BUILTIN: dict[str, VariantSpec] = {
                 "textbook": "lr_variants.textbook.torch_manual:TorchManualLogisticRegression",
                 "fast": "lr_variants.tuned.torch_manual_fast:FastTorchManualLogisticRegression",
             },
+            _ANY_DEVICE,
         ),
         VariantSpec(
             "scratch",
             {"textbook": "lr_variants.textbook.scratch:ScratchLogisticRegression"},
-            devices=("cpu",),
+            dataclasses.replace(_CPU, loss_graph=True),  # the scratch engine's graph
         ),
-        VariantSpec("func", {"textbook": "lr_variants.textbook.func:FuncLogisticRegression"}),
         VariantSpec(
-            "compiled", {"textbook": "lr_variants.textbook.compiled:CompiledLogisticRegression"}
+            "func", {"textbook": "lr_variants.textbook.func:FuncLogisticRegression"}, _ANY_DEVICE
+        ),
+        VariantSpec(
+            "compiled",
+            {"textbook": "lr_variants.textbook.compiled:CompiledLogisticRegression"},
+            _ANY_DEVICE,
         ),
         VariantSpec(
             "numba",
             {"textbook": "lr_variants.textbook.numba_kernels:NumbaLogisticRegression"},
-            devices=("cpu",),
+            dataclasses.replace(_CPU, whole_epoch=True),  # train_epoch: one kernel call
         ),
     )
 }
@@ -122,7 +153,11 @@ _discovered = False
 
 
 def register_variant(
-    name: str, factory: Callable[..., Any], *, devices: tuple[str, ...] = ("cpu",)
+    name: str,
+    factory: Callable[..., Any],
+    *,
+    capabilities: Capabilities | None = None,
+    **declared: Any,
 ) -> str:
     """Register ``factory`` as variant ``name``, usable wherever a built-in name is (``create``,
     ``train``, ``compare``, the estimator, ``save``/``load`` in this process); returns ``name``.
@@ -130,27 +165,69 @@ def register_variant(
     ``factory(w, b, *, sgd, dtype, device)`` gets float64 initial parameters ``w`` (shape
     ``(D,)``) and ``b`` (a float), the :class:`~lr_variants.SGDOptions`, the dtype name and a
     device string, and returns an object implementing :class:`lr_variants.protocol.Variant`
-    (it may own its update, as the module variant does). ``devices``: the device types it runs
-    on, from ``("cpu", "cuda")``. Registering a name again replaces the earlier registration;
-    a built-in name, or a name that is not a Python identifier, is a ``ValueError``.
+    (it may own its update, as the module variant does).
+
+    What it can do beyond the protocol is declared, never guessed: ``capabilities``
+    (:class:`~lr_variants.Capabilities`), or its fields as keyword arguments
+    (``devices=("cpu", "cuda")``, ``linear_in_u=True``, ``unsupported={"dampening"}``, ...),
+    or, with neither, the ``lr_variants_capabilities`` attribute ``factory`` carries; else
+    the conservative ``Capabilities()`` (per step, CPU only). Registering a name again
+    replaces the earlier registration; a built-in name, or a name that is not a Python
+    identifier, is a ``ValueError``.
     """
+    _check_name(name)
+    if not callable(factory):
+        raise TypeError(f"factory must be callable; got {type(factory).__name__}")
+    caps = _declaration(factory, capabilities, declared)
+    _REGISTERED[name] = VariantSpec(name, {"textbook": factory}, caps)
+    return name
+
+
+def _check_name(name: Any) -> None:
     if not isinstance(name, str):
         raise TypeError(f"name must be a string; got {type(name).__name__}")
     if not name.isidentifier():
         raise ValueError(f"name must be a Python identifier such as 'my_variant'; got {name!r}")
     if name in _BUILTIN:
         raise ValueError(f"name must not be a built-in variant {VARIANTS}; got {name!r}")
-    if not callable(factory):
-        raise TypeError(f"factory must be callable; got {type(factory).__name__}")
-    if isinstance(devices, str) or not isinstance(devices, tuple | list):
-        raise TypeError(f"devices must be a tuple such as ('cpu',); got {devices!r}")
-    if not devices or any(d not in ("cpu", "cuda") for d in devices):
-        raise ValueError(f"devices must be drawn from ('cpu', 'cuda'); got {tuple(devices)!r}")
-    _REGISTERED[name] = VariantSpec(name, {"textbook": factory}, devices=tuple(devices))
-    return name
 
 
-def from_gradient(fn: Callable[..., Any], name: str) -> str:
+def _declaration(obj: Any, capabilities: Any, declared: dict[str, Any]) -> Capabilities:
+    """What a registration declares: ``capabilities``, or the keyword fields ``declared``, or
+    the attribute ``obj`` carries, or the conservative default."""
+    fields = tuple(f.name for f in dataclasses.fields(Capabilities))
+    unknown = sorted(set(declared) - set(fields))
+    if unknown:
+        raise TypeError(f"unknown declaration {unknown[0]!r}; the declarations are {fields}")
+    if capabilities is not None and declared:
+        raise TypeError(
+            f"declare with capabilities=... or with keyword arguments, not both; got both "
+            f"(keywords {sorted(declared)})"
+        )
+    if capabilities is not None:
+        if not isinstance(capabilities, Capabilities):
+            raise TypeError(
+                f"capabilities must be a lr_variants.Capabilities; got "
+                f"{type(capabilities).__name__}"
+            )
+        return capabilities
+    if declared:
+        return Capabilities(**declared)
+    return declared_by(obj) or Capabilities()
+
+
+# a gradient function's variant (lr_variants._gradient): NumPy, per step, the library's SGD;
+# only these may be declared for it
+_GRADIENT_DECLARABLE = ("linear_in_u", "unsupported")
+
+
+def from_gradient(
+    fn: Callable[..., Any],
+    name: str,
+    *,
+    linear_in_u: bool | None = None,
+    unsupported: Any = None,
+) -> str:
     """Register a loss-and-gradient function as variant ``name``; returns ``name``.
 
     ``fn(w, b, X, y, sample_weight)`` receives NumPy arrays in the model's dtype (``w`` shape
@@ -159,15 +236,39 @@ def from_gradient(fn: Callable[..., Any], name: str) -> str:
     cross-entropy (the weighted mean ``sum(s l) / sum(s)`` with weights) and its gradient. The
     updates are the library's ``torch.optim.SGD`` rule, so every SGD option works
     (:mod:`lr_variants._gradient`). CPU only; no torch needed.
+
+    Its declaration (:class:`~lr_variants.Capabilities`) is fixed but for two
+    fields: ``linear_in_u=True`` where ``fn`` computes the sums ``sum(s l)`` and
+    ``X^T (s (p - y))`` without dividing by ``sum(s)`` (so data-parallel ranks may pass their
+    share of a batch's weights as they are), and ``unsupported``, the create() options it
+    refuses. Not given, they come from ``fn``'s ``lr_variants_capabilities`` attribute, else
+    the defaults (not linear, nothing unsupported).
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable; got {type(fn).__name__}")
+    _check_name(name)
+    carried = declared_by(fn)
+    if carried is not None:
+        fixed = {k: v for k, v in carried.declarations().items() if k not in _GRADIENT_DECLARABLE}
+        if fixed != {k: v for k, v in Capabilities().declarations().items() if k in fixed}:
+            raise ValueError(
+                f"a gradient function may declare only {_GRADIENT_DECLARABLE} (its variant runs "
+                f"per step on the CPU with the library's SGD); got {carried}"
+            )
+    caps = Capabilities(
+        linear_in_u=(carried.linear_in_u if carried else False)
+        if linear_in_u is None
+        else linear_in_u,
+        unsupported=(carried.unsupported if carried else frozenset())
+        if unsupported is None
+        else unsupported,
+    )
     from lr_variants._gradient import GradientFunctionVariant
 
     def factory(w: F64, b: float, **options: Any) -> Any:
         return GradientFunctionVariant(w, b, fn=fn, name=name, **options)
 
-    return register_variant(name, factory, devices=("cpu",))
+    return register_variant(name, factory, capabilities=caps)
 
 
 def is_factory(obj: Callable[..., Any]) -> bool:
@@ -221,6 +322,13 @@ def spec(name: str) -> VariantSpec:
         return _REGISTERED[name]
     check_choice(name, "name", variants())
     raise AssertionError("unreachable: check_choice raised")
+
+
+def capabilities(name: str) -> Capabilities:
+    """What variant ``name`` (built-in or registered) declares it can do: its
+    :class:`~lr_variants.Capabilities`, e.g. ``capabilities("numba").whole_epoch``
+    or ``capabilities(name).unsupported`` (the create() options it refuses)."""
+    return spec(name).capabilities
 
 
 def impls(name: str) -> tuple[str, ...]:
@@ -292,11 +400,16 @@ def create(
     ``impl`` picks the implementation: ``"textbook"`` (default) or, where :func:`impls` lists
     it, ``"fast"`` (same mathematics, tuned; ``docs/architecture.md``).
 
-    Module variant only: ``loss="sigmoid_bce"`` trains on the reference article's
+    What the variant accepts is what it declares (:func:`capabilities`): ``device`` one of its
+    ``devices``; ``loss`` and ``sgd_impl`` among the values its ``options`` list (only the
+    module variant lists them: ``loss="sigmoid_bce"`` trains on the reference article's
     ``nn.BCELoss()(sigmoid(z), y)`` instead of the stable loss from logits, and ``sgd_impl``
-    picks torch's ``"for-loop"`` (default), ``"foreach"`` or ``"fused"`` SGD implementation.
+    picks torch's ``"for-loop"`` (default), ``"foreach"`` or ``"fused"`` SGD implementation),
+    else their defaults; and an option it declares ``unsupported`` only at its default
+    (``ValueError`` otherwise, saying so).
     """
     variant = spec(name)
+    declared = variant.capabilities
     check_choice(impl, "impl", IMPLS)
     if impl not in variant.factories:
         raise ValueError(
@@ -304,30 +417,36 @@ def create(
         )
     n = check_int(n_features, "n_features", 1)
     check_choice(dtype, "dtype", DTYPES)
-    sgd = check_sgd_options(
-        dtype,
-        lr=lr,
-        momentum=momentum,
-        dampening=dampening,
-        nesterov=nesterov,
-        weight_decay=weight_decay,
-        maximize=maximize,
-        decay_bias=decay_bias,
-    )
+    given_sgd = {
+        "momentum": momentum,
+        "dampening": dampening,
+        "nesterov": nesterov,
+        "weight_decay": weight_decay,
+        "maximize": maximize,
+        "decay_bias": decay_bias,
+    }
+    sgd = check_sgd_options(dtype, lr=lr, **given_sgd)
+    for option in sorted(declared.unsupported):
+        default = UNSUPPORTABLE[option]
+        if given_sgd[option] != default:
+            raise ValueError(
+                f"{option} must be {default!r} for the {name} variant (declared unsupported); "
+                f"got {given_sgd[option]!r}"
+            )
     options: dict[str, Any] = {}
     for option, value in (("loss", loss), ("sgd_impl", sgd_impl)):
-        choices = variant.options.get(option)
-        if choices is None:  # an option this variant does not have must stay at its default
-            default = LOSSES[0] if option == "loss" else SGD_IMPLS[0]
-            check_choice(value, option, LOSSES if option == "loss" else SGD_IMPLS)
-            if value != default:
+        known = EXTRA_OPTIONS[option]
+        check_choice(value, option, known)
+        accepted = declared.options.get(option)
+        if accepted is None:  # an option this variant does not take must stay at its default
+            if value != known[0]:
                 raise ValueError(
-                    f"{option} must be {default!r} for the {name} variant; got {value!r}"
+                    f"{option} must be {known[0]!r} for the {name} variant; got {value!r}"
                 )
         else:
-            options[option] = check_choice(value, option, choices)
+            options[option] = check_choice(value, option, accepted)
     check_choice(init, "init", INITS)
-    dev = check_device(device, name, variant.devices)
+    dev = check_device(device, name, declared.devices)
     if init == "article":
         from lr_variants.article import article_init
 
@@ -335,4 +454,13 @@ def create(
     else:
         w, b = initial_params(n, seed)
     engine = variant.factory(impl)(w, b, sgd=sgd, dtype=dtype, device=dev, **options)
-    return Model(name, engine, n_features=n, dtype=dtype, sgd=sgd, impl=impl, options=options)
+    return Model(
+        name,
+        engine,
+        n_features=n,
+        dtype=dtype,
+        sgd=sgd,
+        impl=impl,
+        options=options,
+        capabilities=declared,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -120,6 +120,7 @@ def train(
     sample_weight: Any = None,
     callback: Callable[[int, float], None] | None = None,
     distributed: bool = False,
+    batch_callback: Callable[[int, F64], None] | None = None,
 ) -> History:
     """Minibatch training: ``epochs`` passes over ``(X, y)`` in batches of ``batch_size`` rows
     (``None``: the whole data set, i.e. full-batch gradient descent), as :func:`batch_plan`
@@ -139,13 +140,20 @@ def train(
     ``sum(s l) / sum(s)`` over the batch; the weights are converted once and reordered with the
     rows. ``callback(epoch, loss)``, if given, is called after every epoch (``epoch`` counts from
     1) with that epoch's loss (``History.epoch_loss``), e.g. to draw a progress bar or record
-    the parameters; its time is left out of ``History.seconds``.
+    the parameters; its time is left out of ``History.seconds``. ``batch_callback(epoch,
+    losses)``, if given, is called at the same moments with that epoch's batch losses as
+    recorded (a read-only view of ``History.batch_loss[epoch - 1]``), e.g. to print the last
+    batch's loss as the reference article's script does.
+
+    A variant that declares ``whole_epoch`` (:func:`lr_variants.capabilities`) trains each
+    epoch in one ``train_epoch`` call instead of a ``step`` per batch, with the same batches.
 
     ``distributed=True`` trains data-parallel on the initialised ``torch.distributed`` default
     process group (every rank calls ``train`` with the same arguments and data): each batch is
     split into contiguous row ranges, one per rank, and the gradient all-reduced, so that every
     rank follows the single process's trajectory (``lr_variants._data_parallel``,
-    ``docs/distributed.md``); ``ValueError`` without a process group or if the ranks' data or
+    ``docs/distributed.md``), every variant per step as its declared ``data_parallel`` says (a
+    whole-epoch variant too); ``ValueError`` without a process group or if the ranks' data or
     settings differ.
     """
     epochs = check_int(epochs, "epochs", 0)
@@ -164,17 +172,20 @@ def train(
             f"epochs x batches per epoch must be at most {MAX_STEPS:,} steps "
             f"(lr_variants.training.MAX_STEPS); got {epochs:,} x {-(-n // size):,} = {steps:,}"
         )
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable or None; got {callback!r}")
+    for name, fn in (("callback", callback), ("batch_callback", batch_callback)):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{name} must be callable or None; got {fn!r}")
     s64 = None if sample_weight is None else check_sample_weight(sample_weight, n)
     if not isinstance(distributed, (bool, np.bool_)):
         raise TypeError(f"distributed must be a bool; got {distributed!r}")
 
-    engine = model.engine
-    if distributed:  # each batch split across the ranks (lr_variants._data_parallel)
+    engine: Any = model.engine
+    whole_epoch = model.capabilities.whole_epoch
+    if distributed:  # each batch split across the ranks (lr_variants._data_parallel), per step
         from lr_variants._data_parallel import data_parallel
 
         engine, s64 = data_parallel(model, Xv, yv, s64, (epochs, size, seed, shuffle, order))
+        whole_epoch = False
     arrays = engine.arrays
     Xa, ya = arrays.convert(Xv), arrays.convert(yv)
     slices, orders = batch_plan(
@@ -190,7 +201,8 @@ def train(
     batch_loss = np.empty((epochs, len(slices)))
 
     step, cut = engine.step, arrays.batches  # cut: each epoch's batches, as views
-    train_epoch = engine.train_epoch if isinstance(engine, EpochVariant) else None
+    # as declared: a whole epoch per call (EpochVariant), or a step per batch
+    train_epoch = cast(EpochVariant, engine).train_epoch if whole_epoch else None
     # each batch's weights normalized to sum 1, in float64: once, or per epoch when reordered
     ua = None if s64 is None else arrays.convert(normalized(s64, slices))
     start = time.perf_counter()
@@ -198,7 +210,7 @@ def train(
         Xe, ye = (Xa, ya) if perm is None else (arrays.rows(Xa, perm), arrays.rows(ya, perm))
         if s64 is not None and perm is not None:
             ua = arrays.convert(normalized(s64[perm], slices))
-        if train_epoch is not None:  # the whole epoch in one call (EpochVariant)
+        if train_epoch is not None:
             batch_loss[epoch] = train_epoch(whole(Xe), whole(ye), ua, slices)
         else:
             Xb, yb = cut(Xe, slices), cut(ye, slices)
@@ -215,10 +227,15 @@ def train(
                 f" (step {k + 1}) with lr={model.lr}; lower lr or standardize X (its largest"
                 f" |value| is {float(np.max(np.abs(Xv))):.3g})"
             )
-        if callback is not None:
+        if callback is not None or batch_callback is not None:
             paused = time.perf_counter()
-            callback(epoch + 1, float(batch_loss[epoch] @ sizes / n))
-            start += time.perf_counter() - paused  # the callback's time is not training time
+            if callback is not None:
+                callback(epoch + 1, float(batch_loss[epoch] @ sizes / n))
+            if batch_callback is not None:
+                recorded = batch_loss[epoch].view()
+                recorded.flags.writeable = False
+                batch_callback(epoch + 1, recorded)
+            start += time.perf_counter() - paused  # the callbacks' time is not training time
     seconds = time.perf_counter() - start
     w, b = model.get_params()
     if not (np.isfinite(w).all() and np.isfinite(b)):

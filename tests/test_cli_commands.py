@@ -116,12 +116,12 @@ def test_train_prints_each_line_as_its_epoch_ends(monkeypatch) -> None:
     monkeypatch.setattr(sys, "stdout", out)
     real_train = lv.training.train
 
-    def spy(*args, callback, **kwargs):
-        def each(epoch: int, loss: float) -> None:
-            callback(epoch, loss)
+    def spy(*args, batch_callback, **kwargs):
+        def each(epoch: int, losses) -> None:  # train's last call of the epoch
+            batch_callback(epoch, losses)
             seen.append(out.getvalue())  # what stdout holds when the epoch has ended
 
-        return real_train(*args, callback=each, **kwargs)
+        return real_train(*args, batch_callback=each, **kwargs)
 
     monkeypatch.setattr("lr_variants.cli.train.train", spy)
     assert main(["train", "--variant", "numpy", "--epochs", "20"]) == 0

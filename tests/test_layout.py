@@ -5,6 +5,7 @@ loads neither torch nor any optional extra."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,61 @@ def test_importing_the_package_loads_no_heavy_or_optional_module(extra: str) -> 
     code = f"import sys, lr_variants; print({extra!r} in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- docs/architecture.md's order
+
+
+def _documented_order() -> list[str]:
+    """The modules and packages docs/architecture.md lists under "The layout", top to bottom."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    block = text[text.index("    lr_variants/\n") : text.index("\nRepository tooling")]
+    order, package = [], "lr_variants"
+    for line in block.splitlines()[1:]:
+        found = re.match(r"^( {6}| {8})(\w+(?:\.py|/))(?: |$)", line)
+        if not found:
+            continue  # a description's continuation line
+        indent, name = len(found[1]), found[2]
+        parent = "lr_variants" if indent == 6 else package
+        module = f"{parent}.{name.removesuffix('/').removesuffix('.py')}"
+        module = "lr_variants" if module == "lr_variants.__init__" else module
+        order.append(module)
+        if indent == 6 and name.endswith("/"):
+            package = module
+    return order
+
+
+def _subpackage(module: str) -> str | None:
+    """The package of the package (``lr_variants.explain``) that ``module`` sits in, if any."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 2 else None
+
+
+def test_every_module_imports_only_modules_listed_below_it() -> None:
+    """Each module imports only modules docs/architecture.md lists below it. A module is placed
+    by its own entry or, if it has none, by its package's; within a package, an unlisted
+    module's imports and a package listed as a whole (cli/, testing/) are not ordered."""
+    order = _documented_order()
+    position = {name: k for k, name in enumerate(order)}
+
+    def entry(module: str) -> str:
+        parts = module.split(".")
+        for k in range(len(parts), 1, -1):
+            if ".".join(parts[:k]) in position:
+                return ".".join(parts[:k])
+        pytest.fail(f"{module} is not listed in docs/architecture.md's layout")
+
+    wrong = []
+    for module, deps in GRAPH.items():
+        if module == "lr_variants":
+            continue
+        for dep in deps - {"lr_variants"}:
+            mine, theirs = entry(module), entry(dep)
+            if mine == theirs:
+                continue  # one entry: siblings in a package listed as a whole
+            inside = _subpackage(module)
+            if inside and inside == _subpackage(dep) and (mine != module or theirs != dep):
+                continue  # an unlisted module inside a listed package: not ordered
+            if position[theirs] < position[mine]:
+                wrong.append(f"{module} imports {dep}, listed above it")
+    assert wrong == []

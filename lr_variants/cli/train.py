@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import copy
 from typing import Any
 
 import numpy as np
 
-from lr_variants._model import Model
+from lr_variants._validate import F64
 from lr_variants.cli import _common as c
 from lr_variants.cli import _distributed
-from lr_variants.compare import label, make_models, printed_losses, torch_threads
+from lr_variants.compare import (
+    article_options,
+    label,
+    make_models,
+    printed_losses,
+    torch_threads,
+)
 from lr_variants.registry import IMPLS, VARIANTS
 from lr_variants.training import accuracy, train
 
@@ -38,26 +43,6 @@ def add_options(p: argparse.ArgumentParser) -> None:
     _distributed.add_train_options(p)
 
 
-class _LastStep:
-    """A model's engine that keeps the loss of its latest step (on the device, as the step
-    returned it): the article prints the last batch's loss of an epoch, while train() hands
-    its callback the epoch's mean."""
-
-    def __init__(self, engine: Any) -> None:
-        self._engine = engine
-        self.last: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._engine, name)
-
-    def step(self, *args: Any) -> Any:
-        self.last = self._engine.step(*args)
-        return self.last
-
-    def last_loss(self) -> float:
-        return float(self._engine.arrays.floats([self.last])[0])
-
-
 def run(args: argparse.Namespace) -> None:
     if args.distributed:
         _distributed.run_train(args, _run)
@@ -73,23 +58,22 @@ def _run(args: argparse.Namespace) -> None:
         [variant],
         X.shape[1],
         impls=(args.impl,),
-        article=args.article,
+        extra=article_options if args.article else None,
         **c.options(args, c.MODEL_OPTIONS),
     )
     model = models[0]
-    watched = _LastStep(model.engine)
-    trained: Model = copy.copy(model)  # shares the parameters; steps through `watched`
-    trained.engine = watched
-    if args.distributed:  # the data-parallel engine steps the model; its losses, once reduced
-        trained = model  # at each epoch's end, are printed after training from the history
     name = label(model.name, model.impl)
 
     with c.Progress(args) as progress:
 
         def each_epoch(epoch: int, loss: float) -> None:
             progress(model, epoch, loss)
-            if not (args.json or args.distributed) and epoch % 10 == 0:  # as the article prints
-                progress.write(f"Epoch [{epoch}/{args.epochs}], Loss: {watched.last_loss():.4f}")
+
+        def print_loss(epoch: int, batch_losses: F64) -> None:
+            # as the article prints: every 10th epoch's last batch loss, from the record
+            # (distributed: already summed over the ranks; only rank 0's stdout is kept)
+            if not args.json and epoch % 10 == 0:
+                progress.write(f"Epoch [{epoch}/{args.epochs}], Loss: {batch_losses[-1]:.4f}")
 
         progress(model, 0, float("nan"))
         # a diverging run is reported by train() itself: NumPy's overflow warnings would only
@@ -98,7 +82,7 @@ def _run(args: argparse.Namespace) -> None:
         with threads as used_threads, np.errstate(all="ignore"):
             try:
                 history = train(
-                    trained,
+                    model,
                     X,
                     y,
                     epochs=args.epochs,
@@ -106,16 +90,12 @@ def _run(args: argparse.Namespace) -> None:
                     seed=args.seed,
                     order="article" if args.article else "shuffle",
                     callback=each_epoch,
+                    batch_callback=print_loss,
                     distributed=args.distributed,
                 )
             except FloatingPointError as exc:
                 raise FloatingPointError(f"{name}: {exc}") from None
             final = model.loss(X, y)
-    if args.distributed and not args.json:
-        for epoch, loss in zip(
-            range(10, args.epochs + 1, 10), printed_losses(history), strict=True
-        ):
-            c.emit(f"Epoch [{epoch}/{args.epochs}], Loss: {loss:.4f}")
     if not np.isfinite(final):
         raise FloatingPointError(
             f"{name}: training diverged: the final loss is {final} with lr={model.lr}; lower lr "

@@ -105,14 +105,21 @@ class ModuleLogisticRegression:
         self.arrays.assign(self.net.linear.weight, w)
         self.arrays.assign(self.net.linear.bias, b)
 
+    def loss_from_logits(
+        self, z: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        inputs = self.criterion_input(z)  # the logits, or sigmoid(z) for nn.BCELoss
+        L: torch.Tensor = (
+            self.criterion(inputs, y) if u is None else self.row_criterion(inputs, y) @ u
+        )
+        return L
+
     def loss_graph(
         self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None = None
     ) -> LossGraph:
         z = self.net(X)
-        inputs = self.criterion_input(z)  # the logits, or sigmoid(z) for nn.BCELoss
-        L = self.criterion(inputs, y) if u is None else self.row_criterion(inputs, y) @ u
         linear = self.net.linear
-        return LossGraph(L, z, {"w": linear.weight, "b": linear.bias})
+        return LossGraph(self.loss_from_logits(z, y, u), z, {"w": linear.weight, "b": linear.bias})
 
     @torch.no_grad()
     def probabilities(self, X: torch.Tensor) -> F64:

@@ -8,6 +8,8 @@ it makes implements ``lr_variants.protocol.Variant``: ``arrays``, ``optimizer`` 
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 
@@ -80,6 +82,10 @@ class SGD:
 class ExampleVariant:
     """Logistic regression with hand-written gradients; ``w`` shape ``(D,)``, ``b`` shape
     ``()``, both in the model's dtype."""
+
+    # what it declares it can do beyond the protocol (fields of lr_variants.Capabilities), read
+    # when it is registered: its loss and gradient are the sums sum(u l), for any weights u
+    lr_variants_capabilities = MappingProxyType({"linear_in_u": True})
 
     def __init__(self, w, b, *, sgd, dtype, device="cpu"):
         self.arrays = Arrays(dtype)

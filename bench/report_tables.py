@@ -1,0 +1,395 @@
+"""The report's Markdown: one table per part of a benchmark run (the workloads, the phases of a
+step, the overhead ladder, start-up, scale, the targets) and :func:`report`, all of them under
+the machine's description. Rendering only: the rows come from ``report_data``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from report_data import (
+    FLOOR_TARGET,
+    FLOOR_VARIANTS,
+    LADDER,
+    PHASES,
+    RATIO_TARGETS,
+    WORKLOADS,
+    find_row,
+    flat_rows,
+    impl_of,
+    phase_us,
+    read_bandwidth,
+)
+
+
+def _ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    ms = seconds * 1e3
+    return f"{ms:,.0f}" if ms >= 100 else f"{ms:.3g}"
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else (f"{value:.0f}x" if value >= 100 else f"{value:.3g}x")
+
+
+def _table(header: Sequence[str], lines: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(line) + " |" for line in lines]
+    return out
+
+
+def _variant_label(name: str) -> str:
+    return "article's loop" if name == "article" else f"`{name}`"
+
+
+def workload_table(rows: list[dict[str, Any]], workload: str) -> list[str]:
+    mine = [r for r in rows if r.get("group") == workload and "variant" in r]
+    if not mine:
+        return []
+    base = find_row(mine, variant="article")
+    first = mine[0]
+    out = [f"### `{workload}`: {first.get('what', '')}", ""]
+    bw = read_bandwidth(rows) if workload == "full" else None
+    header = ["variant", "impl", "dtype", "device", "time ms", "vs article's loop", "steps/s"]
+    header += ["loop ms", "loop steps/s"]
+    with_cpu = base is not None and base.get("cpu_min") is not None
+    if with_cpu:
+        header += ["CPU ms", "vs article's loop, CPU time"]
+    if bw:
+        header += ["GB/s (loop)", "of bandwidth", "vs reading X twice", "vs reading X once"]
+    lines = []
+    for r in sorted(mine, key=lambda r: (r["dtype"], r["device"], r["min"])):
+        steps = r["steps"]
+        ratio = base["min"] / r["min"] if base and r is not base else None
+        loop = r["loop_min"]
+        line = [
+            _variant_label(r["variant"]),
+            impl_of(r),
+            r["dtype"],
+            r["device"],
+            _ms(r["min"]),
+            "1 (baseline)" if r is base else _x(ratio),
+            f"{steps / r['min']:,.0f}",
+            _ms(loop),
+            "-" if loop is None else f"{steps / loop:,.0f}",
+        ]
+        if with_cpu:
+            assert base is not None
+            cpu = r.get("cpu_min")
+            line += [
+                _ms(cpu),
+                "1 (baseline)" if r is base else _x(base["cpu_min"] / cpu if cpu else None),
+            ]
+        if bw:
+            if loop is None:
+                line += ["-"] * 4
+            else:
+                read_twice = 2 * r["x_bytes"] * steps / bw[0]
+                achieved = 2 * r["x_bytes"] * steps / loop
+                line += [
+                    f"{achieved / 1e9:.1f}",
+                    f"{achieved / bw[0]:.0%}",
+                    _x(loop / read_twice),
+                    _x(loop / (read_twice / 2)),
+                ]
+        lines.append(line)
+    out += _table(header, lines)
+    threads = sorted({str(r.get("torch_threads")) for r in mine})
+    blas = sorted({str(r.get("blas_threads")) for r in mine})
+    out += [
+        "",
+        f"{first['n']:,} x {first['d']} rows x features, batch "
+        f"{first['batch_size'] or 'all (full batch)'}, {first['epochs']} epochs: "
+        f"{first['steps']:,} steps; torch threads {', '.join(threads)}, "
+        f'NumPy BLAS threads {", ".join(blas)}. "impl": `textbook` is the recipe as a person '
+        'writes it, `fast` its tuned twin (`create(..., impl="fast")`). '
+        '"time" is the whole call (`create` + '
+        "`train`, with its one-off validation and conversion of the data; for the article's "
+        'loop, DataLoader + model + training); "loop" is `History.seconds`, the training '
+        "loop alone."
+        + (
+            ' "CPU": the process\'s CPU time (`time.process_time`; one thread, so the time the '
+            "run spent on a core, whatever else the machine was running)."
+            if with_cpu
+            else ""
+        ),
+    ]
+    if bw:
+        best, each = bw
+        methods = ", ".join(f"{m} {v / 1e9:.1f} GB/s" for m, v in sorted(each.items()))
+        out += [
+            "",
+            f"Read bandwidth measured in the same run (`bench/test_bandwidth.py`, reading "
+            f"X once with NumPy's BLAS): {methods}; the table uses the best, "
+            f"**{best / 1e9:.1f} GB/s**. A full-batch step reads X twice (`X @ theta`, then "
+            f'`X^T r`): GB/s (loop) = steps x 2 x X.nbytes / loop time; "vs reading X '
+            'twice" = loop time / (steps x 2 x X.nbytes / bandwidth), 1x being the floor '
+            "for two passes.",
+        ]
+    return [*out, ""]
+
+
+def scale_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The scale workload: whole call vs loop, peak extra memory, a step vs one read of X."""
+    mine = [r for r in rows if r.get("group") == "scale"]
+    if not mine:
+        return []
+    first = mine[0]
+    lines = []
+    for r in sorted(mine, key=lambda r: (r["source"], r["variant"], r["impl"])):
+        x = r["x_bytes"]
+        lines.append(
+            [
+                f"`{r['variant']}`",
+                r["impl"],
+                r["source"],
+                _ms(r["min"]),
+                _ms(r["loop_min"]),
+                _x(r["min"] / r["loop_min"]) if r["loop_min"] else "-",
+                f"{r['tracemalloc_peak_bytes'] / x:.3f}",
+                f"{r['peak_rss_growth_bytes'] / 2**20:,.0f}",
+                _x(r["step_over_read"]),
+            ]
+        )
+    header = ["variant", "impl", "X", "create + train (ms)", "loop (ms)", "call / loop",
+              "NumPy peak / X", "peak RSS growth (MiB)", "step / one read of X"]  # fmt: skip
+    return [
+        f"### `scale`: {first['n']:,} x {first['d']} float32, full batch, {first['steps']} steps",
+        "",
+        'X in memory (float32, C order) and memory-mapped (`lv.load_data("X.npy,y.npy")`); '
+        "NumPy peak: `tracemalloc` during the call; peak RSS growth: `VmHWM` reset before the "
+        "call (torch's allocations, and a memory map's pages read from the page cache); one "
+        "read of X: `np.dot` over X as one vector, in the same test.",
+        "",
+        *_table(header, lines),
+        "",
+    ]
+
+
+def phases_table(rows: list[dict[str, Any]]) -> list[str]:
+    mine = [r for r in rows if r.get("group") == "phases"]
+    if not mine:
+        return []
+    steps = mine[0]["steps"]
+    out = [
+        f"### Where a step's time goes (`article`, float32, CPU; microseconds per step, "
+        f"{steps:,} steps)",
+        "",
+    ]
+    lines = []
+    for r in sorted(mine, key=lambda r: sum(phase_us(r, p) for p in PHASES)):
+        lines.append(
+            [_variant_label(r["variant"]), impl_of(r), f"{sum(phase_us(r, p) for p in PHASES):.1f}"]
+            + [f"{phase_us(r, p):.1f}" for p in PHASES]
+        )
+    out += _table(["variant", "impl", "total", *PHASES], lines)
+    out += [
+        "",
+        "From `bench/test_phases.py` (the fastest round): the training replayed, timing on every "
+        "batch the variant's own public calls. batching = reordering the rows each epoch and "
+        "cutting the batches (`arrays.rows`, `arrays.batches`; the article: the DataLoader's "
+        "`next()`); forward = `loss(X, y)`; backward = `gradients(X, y)` - `loss(X, y)`; "
+        "update = `step(X, y)` - `gradients(X, y)` (the article: its step's forward, then "
+        "`zero_grad()` + `backward()`, then `optimizer.step()`, timed the same way); readback "
+        "= the step losses to floats once per epoch; total = batching + step + readback. "
+        "backward and update are differences of separate calls: `gradients` also converts its "
+        "result to float64 NumPy (counted in backward, not in update), and a `step` that "
+        "computes the loss and gradient in one pass is cheaper than the two calls, so its "
+        "update can read near 0 or negative.",
+        "",
+    ]
+    return out
+
+
+_PROGRAMS = {
+    "numpy": "`lr-variants train --variant numpy`",
+    "module": "`lr-variants train --variant module`",
+    "article_script": "the article's script (`lr_variants.article.run_article_script`)",
+}
+
+
+def ladder_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The overhead ladder (article workload, CPU): per rung the time per step (the training
+    loop's own seconds over its steps; the article's: its whole run), the torch operator calls
+    per step, the factor to the article's loop, and the share of a step that is overhead,
+    ``1 - floor / step`` with the numba rung's time per step as the arithmetic floor."""
+    out: list[str] = []
+    for dtype in ("float32", "float64"):
+        ladder = {r["rung"]: r for r in rows if r.get("group") == f"ladder-{dtype}"}
+        if not ladder:
+            continue
+
+        def per_step(r: dict[str, Any]) -> float:
+            return float((r["loop_min"] or r["min"]) / r["steps"])
+
+        floor = per_step(ladder["numba"]) if "numba" in ladder else None
+        article = find_row(rows, group="ladder-float32", rung="article")
+        base = per_step(article) if article else None
+        lines = []
+        for rung in LADDER:
+            r = ladder.get(rung)
+            if r is None:
+                continue
+            step = per_step(r)
+            ops = r.get("ops_per_step")
+            lines.append(
+                [
+                    _variant_label(rung),
+                    f"{step * 1e6:.3g}",
+                    "-"
+                    if ops is None
+                    else "0 (Inductor's own kernels)"
+                    if rung == "compiled" and not ops
+                    else f"{ops:.0f}",
+                    _x(base / step if base else None),
+                    "-" if floor is None else f"{max(0.0, 1 - floor / step):.0%}",
+                ]
+            )
+        out += [f"### The overhead ladder ({dtype}, article workload, CPU)", ""]
+        out += _table(
+            ["rung", "us per step", "torch ops per step", "vs article's loop", "overhead"],
+            lines,
+        )
+        out += [
+            "",
+            "Overhead: `1 - numba's time per step / this rung's`, numba's kernel being the same "
+            "arithmetic with nothing between the operations. CUDA rungs: "
+            + (
+                "see the CUDA rows."
+                if any(r.get("group") == "ladder-cuda" for r in rows)
+                else "not run (no GPU on the machine that ran this)."
+            ),
+            "",
+        ]
+    return out
+
+
+def startup_table(rows: list[dict[str, Any]]) -> list[str]:
+    mine = [r for r in rows if r.get("group") == "startup" and "startup_s" in r]
+    if not mine:
+        return []
+    lines = []
+    for r in mine:
+        total, startup = r.get("total_s"), r.get("startup_s")
+        training = r.get("training_s")
+        share = training / total if total and training is not None else None
+        lines.append(
+            [
+                _PROGRAMS.get(str(r.get("program")), f"`{r.get('command', r['name'])}`"),
+                _ms(total),
+                _ms(startup),
+                _ms(training),
+                "-" if share is None else f"{share:.0%}",
+            ]
+        )
+    out = ["### Whole process (`bench/test_startup.py`)", ""]
+    out += _table(["program", "total ms", "start-up ms", "training ms", "training share"], lines)
+    return [*out, ""]
+
+
+def targets(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, str], bool]]:
+    """Each target: its text, the measured value per impl, and whether the variant's best
+    implementation meets it."""
+    out = []
+    base = find_row(rows, group="article", variant="article")
+    for name, target in RATIO_TARGETS.items():
+        measured: dict[str, str] = {}
+        best = None
+        for r in rows:
+            match = (r.get("group"), r.get("variant"), r.get("dtype"), r.get("device"))
+            if base is None or match != ("article", name, "float32", "cpu"):
+                continue
+            ratio = base["min"] / r["min"]
+            measured[impl_of(r)] = f"{_x(ratio)}" + (
+                f" (CPU time {_x(base['cpu_min'] / r['cpu_min'])})"
+                if base.get("cpu_min") and r.get("cpu_min")
+                else ""
+            )
+            best = ratio if best is None else max(best, ratio)
+        if best is not None:
+            text = f"`article`: `{name}` >= {target:g}x faster than the article's loop"
+            out.append((text, measured, best >= target))
+    bw = read_bandwidth(rows)
+    for name in FLOOR_VARIANTS:
+        measured, best = {}, None
+        for r in rows:
+            match = (r.get("group"), r.get("variant"), r.get("dtype"), r.get("device"))
+            if bw is None or r.get("loop_min") is None or match != ("full", name, "float32", "cpu"):
+                continue
+            ratio = r["loop_min"] / (2 * r["x_bytes"] * r["steps"] / bw[0])
+            measured[impl_of(r)] = _x(ratio)
+            best = ratio if best is None else min(best, ratio)
+        if best is not None:
+            text = f"`full`: `{name}` within {FLOOR_TARGET:g}x of reading X twice"
+            out.append((text, measured, best <= FLOOR_TARGET))
+    return out
+
+
+def targets_table(rows: list[dict[str, Any]]) -> list[str]:
+    found = targets(rows)
+    if not found:
+        return []
+    lines = [
+        [text, measured.get("textbook", "-"), measured.get("fast", "-"),
+         "**met**" if met else "not met"]
+        for text, measured, met in found
+    ]  # fmt: skip
+    out = [
+        "### Targets, from this run",
+        "",
+        "The benchmark's targets, on the `article` workload in float32 on the CPU with one "
+        "torch thread (ratios to the article's loop in the same run) and on `full`; a target "
+        "is met when the variant's fastest implementation meets it.",
+        "",
+    ]
+    return [*out, *_table(["target", "textbook", "fast", "status"], lines), ""]
+
+
+def machine_lines(data: dict[str, Any], json_name: str) -> list[str]:
+    info = data.get("machine_info", {})
+    m = info.get("lr_variants", {})
+    commit = data.get("commit_info", {})
+    gpu = m.get("cuda")
+    load_avg = m.get("load_average")
+    lines = [
+        f"Run {str(data.get('datetime', '?'))[:19]} UTC, commit "
+        f"`{str(commit.get('id', '?'))[:10]}`"
+        f"{' (uncommitted changes)' if commit.get('dirty') else ''}; JSON: `{json_name}`.",
+        "",
+        f"- Machine: {m.get('cpu_model', '?')}, {m.get('cores', '?')} cores, "
+        f"{m.get('memory_gib', '?')} GiB; Python {m.get('python', '?')}, NumPy "
+        f"{m.get('numpy', '?')} ({m.get('numpy_blas', '?')}, {m.get('blas_threads', '?')} "
+        f"threads), torch {m.get('torch', '?')} ({m.get('torch_blas', '?')}; "
+        f"{m.get('torch_default_threads', '?')} threads by default, pinned per workload as "
+        "the tables say).",
+        "- GPU: "
+        + (
+            str(gpu)
+            if gpu
+            else 'none on this machine: every `cuda` row was skipped ("CUDA is not available '
+            'here").'
+        ),
+    ]
+    if load_avg:
+        lines.append(
+            f"- Load average when the run started: {', '.join(f'{v:.2f}' for v in load_avg)} "
+            "(other processes share the cores: times are minima over rounds)."
+        )
+    return [*lines, ""]
+
+
+def report(data: dict[str, Any], json_name: str, png_name: str | None) -> str:
+    """The generated Markdown (without the markers)."""
+    rows = flat_rows(data)
+    out = machine_lines(data, json_name)
+    out += targets_table(rows)
+    for workload in WORKLOADS:
+        out += workload_table(rows, workload)
+    out += phases_table(rows)
+    out += ladder_table(rows)
+    out += startup_table(rows)
+    out += scale_table(rows)
+    if png_name:
+        out += [f"![benchmark chart]({png_name})", ""]
+    return "\n".join(out).rstrip() + "\n"
