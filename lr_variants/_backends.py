@@ -283,5 +283,7 @@ class TorchArrays:
 
     def assign(self, t: Any, values: F64 | float) -> None:
         """Overwrite a parameter tensor in place, outside autograd, keeping its shape."""
+        # torch takes no negative strides (a reversed view): values are copied anyway
+        values = np.ascontiguousarray(values)
         with self.torch.no_grad():
             t.copy_(self.torch.as_tensor(values, dtype=t.dtype).reshape(t.shape))
