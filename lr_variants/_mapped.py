@@ -29,11 +29,18 @@ def check_mapped(a: Any) -> None:
     """Raise :class:`MappedFileChanged` if ``a`` is (a view of) a memory map whose file has
     shrunk below the mapped range since it was mapped; otherwise do nothing (one ``fstat``, on
     the descriptor the map holds: a file renamed or replaced meanwhile is still the one read)."""
-    while isinstance(a, np.ndarray) and not isinstance(a, np.memmap):
+    while type(a) is np.ndarray:  # the common case, an array in memory: a few attribute reads
         a = a.base
+    if not isinstance(a, np.memmap):
+        if not isinstance(a, np.ndarray):
+            return
+        while isinstance(a, np.ndarray) and not isinstance(a, np.memmap):  # other subclasses
+            a = a.base
+        if not isinstance(a, np.memmap):
+            return
     view: Any = a
     mm = getattr(view, "_mmap", None)  # numpy's own attribute: the mmap.mmap of the file
-    if not isinstance(view, np.memmap) or not isinstance(mm, mmap.mmap):
+    if not isinstance(mm, mmap.mmap):
         return
     start = view.offset - view.offset % mmap.ALLOCATIONGRANULARITY
     try:
