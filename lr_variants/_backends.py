@@ -10,7 +10,10 @@ Large data (:func:`keeps_layout`: above :data:`BIAS_COLUMN_MAX_BYTES`, or memory
 used as given: a float32 C-contiguous ``X`` for a float32 model, or a memory map of one, is not
 copied at all; the tuned variants then read it once per full-batch step, in cache-sized blocks
 of rows (:data:`READ_BLOCK_ELEMENTS`), and a shuffled epoch gathers its batches a bounded block
-at a time (:class:`Gathered`) instead of copying all of ``X``.
+at a time (:class:`Gathered`) instead of copying all of ``X``. Before each pass over a memory
+map (each epoch's batches, each gathered block) the file's size is checked
+(:func:`lr_variants._mapped.check_mapped`): a file truncated during the run is one
+``OSError`` naming it, not a ``SIGBUS`` that ends the process.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+from lr_variants._mapped import check_mapped
 from lr_variants._validate import F64, check_choice
 
 NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -67,7 +71,11 @@ class Gathered:
 def whole(x: Any) -> Any:
     """``x`` itself, or a :class:`Gathered` epoch gathered into one array (for a variant that
     takes a whole epoch in one call; one epoch's permuted copy, as without a memory map)."""
-    return np.take(x.a, x.order, axis=0) if isinstance(x, Gathered) else x
+    if isinstance(x, Gathered):
+        check_mapped(x.a)
+        return np.take(x.a, x.order, axis=0)
+    check_mapped(x)  # a variant about to read a whole epoch of a memory map
+    return x
 
 
 class LazyBatches(list):  # type: ignore[type-arg]
@@ -98,6 +106,7 @@ def gathered_batches(
             j, start = i + 1, slices[i].start
             while j < len(slices) and (slices[j].stop - start) * row_bytes <= GATHER_BYTES:
                 j += 1
+            check_mapped(g.a)
             block = make(np.take(np.asarray(g.a), g.order[start : slices[j - 1].stop], axis=0))
             for s in slices[i:j]:
                 yield block[s.start - start : s.stop - start]
@@ -153,11 +162,13 @@ class NumpyArrays:
     def rows(self, a: Any, order: np.ndarray) -> Any:
         if a.ndim == 2 and is_mapped(a):  # gathered batch by batch, never all at once
             return Gathered(a, order)
+        check_mapped(a)
         return np.take(a, order, axis=0)  # 2-6x faster than a[order]; a C-ordered copy
 
     def batches(self, a: Any, slices: list[slice]) -> list[Any]:
         if isinstance(a, Gathered):
             return gathered_batches(a, slices, lambda block: block)
+        check_mapped(a)  # the epoch's steps read these views of it
         return [a[s] for s in slices]
 
     def floats(self, values: list[Any]) -> F64:
@@ -232,6 +243,7 @@ class TorchArrays:
         mapped = self.mapped.get(a.data_ptr()) if a.dim() == 2 else None
         if mapped is not None and mapped.shape == tuple(a.shape):
             return Gathered(mapped, order)  # gathered batch by batch, never all at once
+        self.check_mapped(a)
         index = self.torch.from_numpy(order).to(self.device)
         if a.dim() == 2 and a.stride(0) == 1 and a.size(1) > 1:  # column-major: keep it so
             # one gather over all columns (index_select(1, ...) copies column by column: 1.5-3x
@@ -243,7 +255,16 @@ class TorchArrays:
         """The rows of each slice (consecutive, covering ``a``) as views, in one ``split``."""
         if isinstance(a, Gathered):
             return gathered_batches(a, slices, self.torch.from_numpy)
+        self.check_mapped(a)  # the epoch's steps read these views of it
         return a.split([s.stop - s.start for s in slices])
+
+    def check_mapped(self, t: Any) -> None:
+        """:func:`lr_variants._mapped.check_mapped` for a tensor sharing a memory map
+        (``convert``)."""
+        if self.mapped:
+            mapped = self.mapped.get(t.data_ptr())
+            if mapped is not None:
+                check_mapped(mapped)
 
     def floats(self, values: list[Any]) -> F64:
         if self.device.type == "cpu":  # no device to wait for: read each scalar (2x faster)
@@ -262,5 +283,7 @@ class TorchArrays:
 
     def assign(self, t: Any, values: F64 | float) -> None:
         """Overwrite a parameter tensor in place, outside autograd, keeping its shape."""
+        # torch takes no negative strides (a reversed view): values are copied anyway
+        values = np.ascontiguousarray(values)
         with self.torch.no_grad():
             t.copy_(self.torch.as_tensor(values, dtype=t.dtype).reshape(t.shape))

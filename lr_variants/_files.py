@@ -8,7 +8,14 @@ files); NumPy and the standard library only. What it guarantees:
   ``os.replace``, so a full disk, a file-size limit or ``KeyboardInterrupt`` mid-write leaves
   the previous file intact and no temporary behind. A target that exists but is not a
   regular file (a directory, a FIFO, a device) is refused before anything is written.
-- :func:`open_regular` opens only regular files, without blocking on a FIFO.
+  Temporaries of earlier writes that a killed process left behind (``kill -9`` mid-write)
+  are removed by the next write to the same target, once no process holds them.
+- :func:`open_regular` opens only regular files, without blocking on a FIFO; a kernel
+  pseudo-file (``/proc``, ``/sys``) is refused by type too.
+- :func:`read_npy_header` checks every field of a ``.npy`` header that could make a reader
+  allocate, overflow or fail (shape, dimensions, dtype) before anything else is read;
+  :func:`map_npy` memory-maps a checked ``.npy`` file from the descriptor it checked
+  (:mod:`lr_variants._mapped` then checks, before each pass, that the file was not cut short).
 - :func:`read_npz` reads ``.npy`` members of a zip archive without ever unpickling, and checks
   every member's zip entry (compression method, size, compression ratio) and ``.npy`` header
   (version, dtype, shape times item size) against :data:`LIMITS` *before* reading its data.
@@ -41,6 +48,8 @@ import re
 import secrets
 import stat
 import struct
+import sys
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -141,13 +150,33 @@ def _os_problem(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
+# kernel pseudo-file systems: their "regular" files are views of the kernel or of a process
+# (/proc/self/mem fails every read at offset 0; others never end or change while read)
+_PSEUDO_ROOTS = (("/proc", "procfs"), ("/sys", "sysfs"))
+
+
+def _pseudo_file_system(device: int) -> str | None:
+    """The name of the kernel pseudo-file system on ``device`` (an ``st_dev``), if it is one:
+    compared with the mount points ``/proc`` and ``/sys`` (only where they are mounted, so that
+    an empty ``/proc`` directory of the root file system matches nothing)."""
+    for root, kind in _PSEUDO_ROOTS:
+        try:
+            if os.stat(root).st_dev == device != os.stat("/").st_dev:
+                return kind
+        except OSError:
+            continue
+    return None
+
+
 def open_regular(path: str | os.PathLike[str], name: str) -> BinaryIO:
     """``path`` opened for binary reading, or ``ValueError`` (``TypeError`` for a non-path).
 
     ``name`` is the argument as messages call it (``"path"``, ``"data"``): a missing file gives
     ``"{name} must be an existing file; got 'x'"``. The file is opened with ``O_NONBLOCK`` and
     checked with ``fstat`` before anything is read, so a FIFO, a directory or a device is
-    refused at once instead of blocking or failing later.
+    refused at once instead of blocking or failing later; so is a file of a kernel
+    pseudo-file system (``/proc``, ``/sys``, also through a symbolic link), whose "regular"
+    files are views of the kernel (``/proc/self/mem`` fails every read).
     """
     text = _fspath(path, name)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -160,9 +189,16 @@ def open_regular(path: str | os.PathLike[str], name: str) -> BinaryIO:
             f"{name} must be a readable file; got {shown(text)}: {_os_problem(exc)}"
         ) from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise ValueError(f"{name} must be a regular file; got {shown(text)}, {_kind(mode)}")
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(
+                f"{name} must be a regular file; got {shown(text)}, {_kind(st.st_mode)}"
+            )
+        pseudo = _pseudo_file_system(st.st_dev)
+        if pseudo is not None:
+            raise ValueError(
+                f"{name} must be a regular file; got {shown(text)}, a kernel pseudo-file ({pseudo})"
+            )
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -186,6 +222,13 @@ def write_atomic(
     full, file-size limit, no permission) becomes a ``ValueError`` naming the file, others
     propagate unchanged. A target that exists but is not a regular file is refused first. The
     new file gets the old file's permissions, or those ``open`` would give a new file.
+
+    The temporary is named ``.{name}.{12 hex digits}.tmp`` and locked (``flock``) while it is
+    written. A process killed mid-write (``kill -9``, a power cut) leaves its temporary behind;
+    the next write to the same target removes such leftovers first: only files of exactly that
+    pattern for this target, regular files (not links), unchanged for at least
+    :data:`STALE_AFTER` seconds and locked by no process (a writer's lock dies with it). Where
+    the file system cannot lock, a leftover must be :data:`STALE_UNLOCKABLE` seconds old.
     """
     text = _fspath(path, name)
     target = Path(text)
@@ -207,17 +250,21 @@ def write_atomic(
                 f"{_kind(st.st_mode)}"
             )
         old_mode = stat.S_IMODE(st.st_mode)
+    _remove_stale_temporaries(parent, target.name)
     tmp = ""
     try:
         fd, tmp = _create_temporary(parent, target.name)
+        # the lock stays held until the temporary has its final name: a cleaner never sees an
+        # unlocked temporary of a live writer (fsync may take longer than STALE_AFTER)
         with os.fdopen(fd, "wb") as f:
+            _lock(f.fileno(), exclusive=True)
             if old_mode is not None:
                 os.fchmod(f.fileno(), old_mode)
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, text)
-        tmp = ""
+            os.replace(tmp, text)
+            tmp = ""
     except OSError as exc:
         raise ValueError(
             f"{name} {shown(text)} could not be written: {_os_problem(exc)}; "
@@ -241,11 +288,71 @@ def write_npz_atomic(
     write_atomic(path, lambda f: np.savez(f, **members), name=name)
 
 
+#: Seconds a leftover temporary must have been unchanged before a later write removes it (a
+#: writer locks its temporary right after creating it; this covers that instant).
+STALE_AFTER = 2.0
+#: The same where the file system cannot lock files (a leftover's writer cannot be asked).
+STALE_UNLOCKABLE = 24 * 3600.0
+
+
+def _temporary_prefix(base: str) -> str:
+    return f".{base[:80]}."
+
+
+def _lock(fd: int, *, exclusive: bool) -> bool | None:
+    """Try to take a ``flock`` on ``fd`` without waiting: True if taken, False if another open
+    file holds a conflicting one, None where the system or file system cannot lock. (A writer
+    locks exclusively; a cleaner probes with a shared lock, which needs only read access.)"""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return None
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # ENOLCK, EOPNOTSUPP, EINVAL: this file system has no locks
+        return None
+    return True
+
+
+def _remove_stale_temporaries(parent: Path, base: str) -> None:
+    """Remove the temporaries that killed writers of ``parent / base`` left behind (see
+    :func:`write_atomic`); anything in doubt is left alone, and no error escapes."""
+    pattern = re.compile(re.escape(_temporary_prefix(base)) + r"[0-9a-f]{12}\.tmp\Z", re.DOTALL)
+    try:
+        names = [e.name for e in os.scandir(parent) if pattern.match(e.name)]
+    except OSError:
+        return
+    for name in names:
+        with contextlib.suppress(OSError):
+            _remove_if_stale(str(parent / name))
+
+
+def _remove_if_stale(path: str) -> None:
+    st = os.lstat(path)
+    age = time.time() - st.st_mtime  # creating or writing it sets it
+    if not stat.S_ISREG(st.st_mode) or age < STALE_AFTER:
+        return
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+            return  # replaced since it was looked at
+        locked = _lock(fd, exclusive=False)
+        if locked is False or (locked is None and age < STALE_UNLOCKABLE):
+            return  # a live writer holds it, or nobody can tell
+        os.unlink(path)
+    finally:
+        os.close(fd)
+
+
 def _create_temporary(parent: Path, base: str) -> tuple[int, str]:
     # O_EXCL with mode 0o666: the kernel applies the umask, as for a file made by open()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
-        tmp = str(parent / f".{base[:80]}.{secrets.token_hex(6)}.tmp")
+        tmp = str(parent / f"{_temporary_prefix(base)}{secrets.token_hex(6)}.tmp")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
@@ -377,6 +484,94 @@ def _check_entry(info: zipfile.ZipInfo, key: str, where: str, lim: Limits) -> No
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class NpyHeader:
+    """What a checked ``.npy`` header declares: ``count`` items of ``dtype`` in ``shape``
+    (``nbytes`` bytes of data, starting ``offset`` bytes into the file or member)."""
+
+    shape: tuple[int, ...]
+    fortran_order: bool
+    dtype: np.dtype[Any]
+    count: int
+    nbytes: int
+    offset: int
+
+
+#: The most dimensions a ``.npy`` header may declare (NumPy 1.x's own limit).
+MAX_DIMS = 32
+
+
+def read_npy_header(f: IO[bytes], what: str, lim: Limits) -> NpyHeader:
+    """Read and check the ``.npy`` header at the start of ``f``; ``what`` names the array in
+    messages (``"data file 'X.npy'"``). Every field that could make a reader allocate, overflow
+    or fail is checked here, before any data are read, each refusal a :class:`Refused` naming
+    ``what`` and the field: the magic string and version (1.0 or 2.0); the header's length (at
+    most ``max_header_bytes``); the dtype (no Python objects, which only a pickle restores; no
+    structured or sub-array dtypes, which change the shape; no items of zero bytes); the shape
+    (a tuple of at most :data:`MAX_DIMS` integers, not booleans, none negative, each at most
+    the largest array index, their product times the item size too). Whatever NumPy's own
+    parser says of a malformed header (``ValueError``, ``SyntaxError``...) propagates."""
+    magic = f.read(8)
+    if len(magic) < 8 or magic[:6] != b"\x93NUMPY":
+        raise Refused(f"{what} is not a .npy array (no NumPy magic string)")
+    version = (magic[6], magic[7])
+    if version not in ((1, 0), (2, 0)):
+        raise Refused(f"{what} has .npy version {version}")
+    length_format = "<H" if version == (1, 0) else "<I"
+    length_bytes = f.read(struct.calcsize(length_format))
+    if len(length_bytes) != struct.calcsize(length_format):
+        raise EOFError(f"{what}: the .npy header ends early")
+    (header_len,) = struct.unpack(length_format, length_bytes)
+    if header_len > lim.max_header_bytes:
+        raise Refused(
+            f"{what} has a .npy header of {header_len} bytes, more than the "
+            f"{lim.max_header_bytes} allowed (LIMITS.max_header_bytes)"
+        )
+    text = f.read(header_len)
+    if len(text) != header_len:
+        raise EOFError(f"{what}: the .npy header ends early")
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, fortran_order, dtype = read_header(
+        io.BytesIO(length_bytes + text), max_header_size=lim.max_header_bytes
+    )
+    if dtype.hasobject:
+        raise Refused(
+            f"{what} holds Python objects (dtype {dtype}), which only a pickle "
+            "can restore (object arrays, or masked arrays of objects, as np.save writes them); "
+            "refused without unpickling (lr_variants never writes one)"
+        )
+    if dtype.names is not None or dtype.subdtype is not None:
+        raise Refused(
+            f"{what} has the structured or sub-array dtype {dtype}; lr_variants reads arrays "
+            "of plain numbers"
+        )
+    if dtype.itemsize == 0:
+        raise Refused(f"{what} has the dtype {dtype}, whose items hold no bytes")
+    shape = tuple(shape)
+    if len(shape) > MAX_DIMS:
+        raise Refused(f"{what} declares {len(shape)} dimensions; at most {MAX_DIMS} are allowed")
+    if any(isinstance(n, (bool, np.bool_)) or not isinstance(n, int) for n in shape):
+        raise Refused(f"{what} declares shape {shape}: its dimensions must be integers")
+    if any(n < 0 for n in shape):
+        raise Refused(f"{what} has a negative dimension in shape {shape}")
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
+    # an empty shape such as (0, 2**64) holds no bytes but still cannot be made into an array
+    extent = math.prod(n for n in shape if n) * dtype.itemsize
+    if max(shape, default=0) > sys.maxsize or extent > sys.maxsize:
+        raise Refused(
+            f"{what} declares shape {shape} of {dtype} ({nbytes} bytes), more than the "
+            f"{sys.maxsize} bytes (or items in one dimension) that any array can hold"
+        )
+    return NpyHeader(
+        shape, bool(fortran_order), dtype, count, nbytes, len(magic) + len(length_bytes) + len(text)
+    )
+
+
 def _read_member(
     member: IO[bytes],
     size: int,
@@ -386,51 +581,20 @@ def _read_member(
     lim: Limits,
 ) -> npt.NDArray[Any]:
     """One ``.npy`` member of ``size`` bytes: header checked, then data read into the array."""
-    magic = member.read(8)
-    if len(magic) < 8 or magic[:6] != b"\x93NUMPY":
-        raise Refused(f"{where}: array {key!r} is not a .npy array (no NumPy magic string)")
-    version = (magic[6], magic[7])
-    if version not in ((1, 0), (2, 0)):
-        raise Refused(f"{where}: array {key!r} has .npy version {version}")
-    length_format = "<H" if version == (1, 0) else "<I"
-    length_bytes = member.read(struct.calcsize(length_format))
-    (header_len,) = struct.unpack(length_format, length_bytes)
-    if header_len > lim.max_header_bytes:
-        raise Refused(
-            f"{where}: array {key!r} has a .npy header of {header_len} bytes, more than the "
-            f"{lim.max_header_bytes} allowed (LIMITS.max_header_bytes)"
-        )
-    header = member.read(header_len)
-    if len(header) != header_len:
-        raise EOFError(f"array {key!r}: the .npy header ends early")
-    read_header = (
-        np.lib.format.read_array_header_1_0
-        if version == (1, 0)
-        else np.lib.format.read_array_header_2_0
-    )
-    shape, fortran_order, dtype = read_header(
-        io.BytesIO(length_bytes + header), max_header_size=lim.max_header_bytes
-    )
-    if dtype.hasobject:
-        raise Refused(
-            f"{where}: array {key!r} holds Python objects (dtype {dtype}), which only a pickle "
-            "can restore (object arrays, or masked arrays of objects, as np.save writes them); "
-            "refused without unpickling (lr_variants never writes one)"
-        )
-    if any(n < 0 for n in shape):
-        raise Refused(f"{where}: array {key!r} has a negative dimension in shape {shape}")
-    count = math.prod(shape)
-    nbytes = count * dtype.itemsize
+    what = f"{where}: array {key!r}"
+    header = read_npy_header(member, what, lim)
+    shape, fortran_order, dtype = header.shape, header.fortran_order, header.dtype
+    count, nbytes = header.count, header.nbytes
     most, limit_name = limit
     if max(nbytes, count) > most:
         raise Refused(
-            f"{where}: array {key!r} declares shape {shape} of {dtype} ({nbytes} bytes), more "
+            f"{what} declares shape {shape} of {dtype} ({nbytes} bytes), more "
             f"than the {most} bytes allowed (LIMITS.{limit_name}; raise it if the file is trusted)"
         )
-    held = size - 8 - len(length_bytes) - header_len
+    held = size - header.offset
     if nbytes != held:
         raise Refused(
-            f"{where}: array {key!r} declares shape {shape} of {dtype} ({nbytes} bytes) but its "
+            f"{what} declares shape {shape} of {dtype} ({nbytes} bytes) but its "
             f"member holds {held} bytes after the header"
         )
     flat = np.empty(count, dtype=dtype)
@@ -448,6 +612,56 @@ def _read_member(
     if fortran_order:
         return flat.reshape(shape[::-1]).transpose()
     return flat.reshape(shape)
+
+
+# ---- memory-mapped .npy files ------------------------------------------------------------------
+
+
+def map_npy(path: str, where: str) -> npt.NDArray[Any]:
+    """The ``.npy`` file at ``path`` as a read-only memory map (``where`` names it in messages),
+    mapped from the very descriptor whose type (:func:`open_regular`) and header
+    (:func:`read_npy_header`) were checked, so the file cannot be swapped in between; its data
+    must be exactly what the header declares. Nothing is read into memory, so
+    ``LIMITS.max_array_bytes`` does not apply. Anything wrong is one ``ValueError`` naming the
+    file."""
+    with open_regular(path, "data") as f:
+        try:
+            header = read_npy_header(f, where, LIMITS)
+            size = os.fstat(f.fileno()).st_size
+        except Refused:
+            raise
+        except _READ_ERRORS as exc:
+            raise Refused(f"{where} is not a readable .npy file: {_problem(exc)}") from None
+        held = size - header.offset
+        if header.nbytes != held:
+            raise Refused(
+                f"{where} declares shape {header.shape} of {header.dtype} ({header.nbytes} "
+                f"bytes) but holds {held} bytes after its header"
+            )
+        order: Any = "F" if header.fortran_order else "C"
+        if header.nbytes == 0:  # nothing to map (mmap refuses an empty range)
+            empty = np.empty(header.shape, dtype=header.dtype, order=order)
+            empty.flags.writeable = False
+            return empty
+        try:
+            mapped: Any = np.memmap(
+                f,
+                dtype=header.dtype,
+                mode="r",
+                offset=header.offset,
+                shape=header.shape,
+                order=order,
+            )
+        except (OSError, ValueError, OverflowError) as exc:
+            raise Refused(f"{where} cannot be memory-mapped: {_problem(exc)}") from None
+    mapped.filename = os.path.abspath(path)
+    return mapped  # type: ignore[no-any-return]
+
+
+def _problem(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return _os_problem(exc)
+    return "not enough memory" if isinstance(exc, MemoryError) else str(exc) or type(exc).__name__
 
 
 # ---- bounded text and JSON ---------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """A variant made from a loss-and-gradient function (:func:`lr_variants.from_gradient`).
 
 The function ``fn(w, b, X, y, sample_weight) -> (loss, grad_w, grad_b)`` is the whole variant:
-it receives NumPy arrays in the model's dtype (copies: it cannot change the model's state) and
+it receives NumPy arrays in the model's dtype (``w`` and ``b`` as copies, so it cannot change the
+model's state; ``X``, ``y`` and ``sample_weight`` as read-only views, since ``X`` and ``y`` may be
+the caller's own arrays, which a write would corrupt: a write raises ``ValueError``) and
 returns ``L`` and ``(dL/dw, dL/db)``; the update is the library's ``torch.optim.SGD`` rule
 (:class:`lr_variants._sgd.SGD`), so every SGD option works. ``sample_weight`` is ``None`` or the
 batch's weights normalized to sum to 1 (``u``): the weighted mean ``sum(u l)`` is the same as
@@ -60,14 +62,23 @@ class GradientFunctionVariant:
     def _call(
         self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None
     ) -> tuple[Any, np.ndarray, np.ndarray]:
-        """``fn`` on copies, its results checked and cast to the model's dtype. A batch of zero
-        total weight contributes nothing (loss 0, zero gradients) and is not passed to ``fn``,
-        whose ``s / sum(s)`` would be 0/0."""
+        """``fn`` on copies of the parameters and read-only views of the data, its results
+        checked and cast to the model's dtype. A batch of zero total weight contributes nothing
+        (loss 0, zero gradients) and is not passed to ``fn``, whose ``s / sum(s)`` would be
+        0/0."""
         dtype = self.arrays.dtype
         if u is not None and not u.any():
             zero = np.zeros((), dtype=dtype)
             return zero, np.zeros_like(self.w), zero
-        out = self.fn(self.w.copy(), self.b.copy(), X, y, u)
+        try:
+            out = self.fn(self.w.copy(), self.b.copy(), _read_only(X), _read_only(y), _read_only(u))
+        except ValueError as exc:
+            if "read-only" not in str(exc):
+                raise
+            raise ValueError(
+                f"the gradient function of variant {self.name!r} must not write into X, y or "
+                f"sample_weight (read-only: they may be the caller's own data); it tried: {exc}"
+            ) from None
         if not isinstance(out, tuple) or len(out) != 3:
             raise TypeError(
                 f"the gradient function of variant {self.name!r} must return (loss, grad_w, "
@@ -86,3 +97,12 @@ class GradientFunctionVariant:
                 f"number; got {gb.dtype} of shape {gb.shape}"
             )
         return loss.astype(dtype), gw.astype(dtype), gb.reshape(()).astype(dtype)
+
+
+def _read_only(a: np.ndarray | None) -> np.ndarray | None:
+    """A view of ``a`` that cannot be written through (``a`` itself stays as it was)."""
+    if a is None:
+        return None
+    view = a.view()
+    view.flags.writeable = False
+    return view

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lr_variants._mapped import check_mapped
+
 F64 = npt.NDArray[np.float64]
 
 DTYPES: tuple[str, ...] = ("float32", "float64")
@@ -90,6 +92,7 @@ def check_finite(arr: npt.NDArray[Any], name: str, dtype: str = "float64") -> No
         _check_block(arr, name, dtype, limit, ())
         return
     for rows in row_blocks(len(arr), arr[0].size if len(arr) else 1):
+        check_mapped(arr)  # a memory-mapped file cut short: an error, not SIGBUS
         block = arr[rows]
         if block.dtype.itemsize > 8:
             block = block.astype(np.float64)
@@ -149,6 +152,7 @@ def check_labels_native(y: Any, n_rows: int) -> npt.NDArray[Any]:
     if arr.dtype.kind == "b":
         return arr
     for rows in row_blocks(len(arr), 1):
+        check_mapped(arr)
         block = arr[rows]
         bad = (block != 0) & (block != 1)
         if bad.any():

@@ -13,7 +13,17 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from lr_variants._files import LIMITS, Limits, Refused, csv_lines, open_regular, read_npz
+from lr_variants._files import (
+    LIMITS,
+    Limits,
+    Refused,
+    csv_lines,
+    map_npy,
+    open_regular,
+    read_npz,
+    shown,
+)
+from lr_variants._mapped import check_mapped
 from lr_variants._validate import F64, check_data, check_data_native, check_features, check_int
 
 __all__ = [
@@ -90,7 +100,8 @@ def load_data(path: str | os.PathLike[str]) -> tuple[Any, Any]:
         else:
             X, y = _read_csv(f, where)
     try:
-        return check_data(X, y)
+        with np.errstate(all="ignore"):  # a NaN or an overflow is reported as one error below
+            return check_data(X, y)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{where}: {exc}") from None
 
@@ -100,38 +111,15 @@ def _mapped_pair(text: str, where: str) -> tuple[Any, Any]:
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 2:
         raise ValueError(f"{where} must name two .npy files, X then y; got {len(parts)}")
-    X, y = (_mapped_npy(p, f"data file {p!r}") for p in parts)
+    X, y = (map_npy(p, f"data file {shown(p)}") for p in parts)
     try:
-        return check_data_native(X, y)
+        with np.errstate(all="ignore"):  # a NaN or an overflow is reported as one error below
+            Xv, yv = check_data_native(X, y)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{where}: {exc}") from None
-
-
-def _mapped_npy(path: str, where: str) -> Any:
-    """A ``.npy`` file as a read-only memory map, its header checked before anything is mapped."""
-    with open_regular(path, "data") as f:
-        try:
-            version = np.lib.format.read_magic(f)
-            read = {
-                (1, 0): np.lib.format.read_array_header_1_0,
-                (2, 0): np.lib.format.read_array_header_2_0,
-            }.get(version)
-            if read is None:
-                raise ValueError(f"it has .npy version {version}")
-            shape, _, dtype = read(f, max_header_size=LIMITS.max_header_bytes)
-            offset = f.tell()
-            size = os.fstat(f.fileno()).st_size
-        except ValueError as exc:
-            raise ValueError(f"{where} must be a .npy file; {exc}") from None
-    if dtype.hasobject:
-        raise ValueError(f"{where} holds Python objects (dtype {dtype}); refused unread")
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if size - offset != nbytes:
-        raise ValueError(
-            f"{where} declares shape {shape} of {dtype} ({nbytes} bytes) but holds "
-            f"{size - offset} bytes after its header"
-        )
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    check_mapped(Xv)  # the validation pass read every byte: did the files stay whole?
+    check_mapped(yv)
+    return Xv, yv
 
 
 def _x_and_y(names: list[str], where: str) -> list[str]:

@@ -17,14 +17,25 @@ and returns every rank's result. It watches the workers: one that raises or dies
 this process and once data-parallel over ``world_size`` processes (one launch for all of
 them), and reports rank 0's result beside the single-process run. Under ``torchrun``, call
 ``lv.train(..., distributed=True)`` directly (``docs/distributed.md``).
+
+Launches are bounded and leave nothing behind: ``world_size`` is at most the number of CPUs
+this process may use (:func:`cpus`) unless ``force_world_size=True``, and never above
+:data:`MAX_WORLD_SIZE`; ``timeout`` and ``grace`` are at most :data:`MAX_TIMEOUT` seconds; all
+are checked before any process starts or any training runs. Each worker dies with the process
+that launched it (Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; elsewhere a thread watching its
+parent), so a launcher killed by ``SIGKILL`` leaves no worker behind.
 """
 
 from __future__ import annotations
 
-import queue
+import contextlib
+import ctypes
+import os
 import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -40,10 +51,88 @@ from lr_variants.training import train
 
 DEFAULT_TIMEOUT = 60.0  # seconds a collective waits for a silent rank before failing
 GRACE = 5.0  # seconds the other workers get to stop by themselves after one fails
+#: The longest ``timeout`` (and ``grace``), in seconds (11.6 days): torch's sockets wait in
+#: milliseconds counted in 32 bits, and past about 24 days a wait overflows and fails at once.
+MAX_TIMEOUT = 1e6
+#: The most worker processes one launch starts, even with ``force_world_size=True``.
+MAX_WORLD_SIZE = 1024
+# how often a worker without PR_SET_PDEATHSIG looks for its parent (seconds)
+_PARENT_POLL = 0.5
 
 
 class DistributedError(ChildProcessError):
     """A worker process failed (died, or raised something other than a bad-input error)."""
+
+
+def cpus() -> int:
+    """The number of CPUs this process may run on (its affinity mask where the system has one,
+    else ``os.cpu_count()``): the most worker processes a launch starts unforced."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def check_world_size(
+    world_size: Any,
+    force: Any = False,
+    *,
+    name: str = "world_size",
+    force_name: str = "force_world_size=True",
+) -> int:
+    """``world_size`` checked before anything starts: an integer from 1 to :func:`cpus` (one
+    process per CPU; more only contend for them), or to :data:`MAX_WORLD_SIZE` with ``force``.
+    ``name`` and ``force_name`` are how messages call the argument and the way to force it."""
+    world = check_int(world_size, name, 1)
+    if not isinstance(force, bool):
+        raise TypeError(f"force_world_size must be a bool; got {force!r}")
+    if world > MAX_WORLD_SIZE:
+        raise ValueError(
+            f"{name} must be at most {MAX_WORLD_SIZE} (the most processes one launch starts on "
+            f"one machine); got {world}"
+        )
+    if world > cpus() and not force:
+        raise ValueError(
+            f"{name} must be at most {cpus()} (the CPUs this process may use: one worker "
+            f"process per CPU); got {world}; pass {force_name} to start more"
+        )
+    return world
+
+
+def check_timeout(value: Any, name: str = "timeout") -> float:
+    """A number of seconds ``> 0`` and at most :data:`MAX_TIMEOUT`."""
+    seconds = check_real(value, name, minimum=0.0, strict=True)
+    if seconds > MAX_TIMEOUT:
+        raise ValueError(
+            f"{name} must be at most {MAX_TIMEOUT:g} seconds (11.6 days; longer waits overflow "
+            f"torch's socket timeouts); got {seconds!r}"
+        )
+    return seconds
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker as soon as ``parent`` (its launcher) dies, however it dies.
+
+    Linux: the kernel sends ``SIGKILL`` when the parent exits (``PR_SET_PDEATHSIG``, which
+    kills a stopped worker too); the parent may have died before that was set, so it is then
+    looked for once. Elsewhere: a daemon thread polls the parent process id, which changes when
+    the parent dies (the worker is re-parented)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            ok = libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            ok = False
+        if ok:
+            if os.getppid() != parent:
+                os._exit(1)
+            return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="lr_variants-parent-watch", daemon=True).start()
 
 
 def _worker(
@@ -53,26 +142,72 @@ def _worker(
     timeout: float,
     fn: Callable[..., Any],
     args: tuple[Any, ...],
-    results: Any,
+    report: Any,
+    parent: int,
 ) -> None:
-    """One rank: join the group through the launcher's store, run ``fn``, report the outcome."""
+    """One rank: join the group through the launcher's store, run ``fn``, report the outcome
+    through ``report`` (this rank's end of a pipe to the launcher)."""
+    _die_with_parent(parent)
     import torch.distributed as dist
 
     try:
-        store = dist.TCPStore(  # type: ignore[attr-defined]
-            "127.0.0.1", port, world + 1, is_master=False
-        )
-        dist.init_process_group(
-            "gloo", store=store, rank=rank, world_size=world, timeout=timedelta(seconds=timeout)
-        )
+        try:
+            store = dist.TCPStore(  # type: ignore[attr-defined]
+                "127.0.0.1", port, world + 1, is_master=False, timeout=timedelta(seconds=timeout)
+            )
+            dist.init_process_group(
+                "gloo",
+                store=store,
+                rank=rank,
+                world_size=world,
+                timeout=timedelta(seconds=timeout),
+            )
+        except RuntimeError as exc:  # torch's DistError, DistStoreError... all RuntimeErrors
+            raise PeerLostError(
+                f"rank {rank}: the process group did not form within {timeout:g} s (another "
+                f"rank did not join: it was stopped, killed or is still starting): "
+                f"{_first_line(exc)}"
+            ) from None
         try:
             value = fn(*args)
         finally:
             dist.destroy_process_group()
-        results.put((rank, "ok", value))
+        report.send(("ok", value))  # pickled here: an unpicklable result is reported below
     except BaseException as exc:  # reported to the launcher, which names this rank
-        results.put((rank, type(exc).__name__, str(exc) or type(exc).__name__))
+        report.send((type(exc).__name__, str(exc) or type(exc).__name__))
         raise SystemExit(1) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _stopped(pid: int | None) -> bool:
+    """Whether process ``pid`` is stopped (``SIGSTOP``, a debugger); False where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] in (b"T", b"t")
+
+
+@contextlib.contextmanager
+def _quiet_torch_logs() -> Iterator[None]:
+    """Within: ``TORCH_CPP_LOG_LEVEL=FATAL`` unless the user set it. Processes started here
+    then print none of torch's C++ log lines (a rank that times out waiting for a stopped one
+    logs socket warnings, and errors with a C++ stack trace, before raising); the launcher's one
+    error says what happened."""
+    key = "TORCH_CPP_LOG_LEVEL"
+    if key in os.environ:
+        yield
+        return
+    os.environ[key] = "FATAL"
+    try:
+        yield
+    finally:
+        os.environ.pop(key, None)
 
 
 def _death(rank: int, code: int) -> str:
@@ -88,71 +223,76 @@ def launch(
     world_size: int = 2,
     timeout: float = DEFAULT_TIMEOUT,
     grace: float = GRACE,
+    force_world_size: bool = False,
 ) -> list[Any]:
     """``fn(*args)`` in ``world_size`` processes on localhost with an initialised ``gloo``
     default process group (``timeout``: seconds a collective waits); returns each rank's
     return value, by rank. ``fn``, ``args`` and results must pickle (``fn`` importable).
 
+    ``world_size`` is at most :func:`cpus` unless ``force_world_size`` (and never above
+    :data:`MAX_WORLD_SIZE`); ``timeout`` is at most :data:`MAX_TIMEOUT` seconds. The workers
+    die with this process (``SIGKILL`` to it included) and log torch's C++ warnings only with
+    ``TORCH_CPP_LOG_LEVEL`` set (default here: fatal errors only).
+
     A rank that raises or dies: the other workers get ``grace`` seconds to stop, are then
     terminated, and one error names the first rank that failed by itself: its own
-    ``ValueError``/``TypeError`` (``"rank 1: ..."``), or :class:`DistributedError`.
+    ``ValueError``/``TypeError`` (``"rank 1: ..."``), or :class:`DistributedError` (also for
+    a rank found stopped, e.g. by ``SIGSTOP``, once another has given up waiting for it).
     """
+    world = check_world_size(world_size, force_world_size)
+    timeout = check_timeout(timeout)
+    grace = check_real(grace, "grace", minimum=0.0)
+    if grace > MAX_TIMEOUT:
+        raise ValueError(f"grace must be at most {MAX_TIMEOUT:g} seconds; got {grace!r}")
+    if not callable(fn):
+        raise TypeError(f"fn must be callable; got {type(fn).__name__}")
     import torch.distributed as dist
     import torch.multiprocessing as mp
 
-    world = check_int(world_size, "world_size", 1)
-    timeout = check_real(timeout, "timeout", minimum=0.0, strict=True)
-    grace = check_real(grace, "grace", minimum=0.0)
-    if not callable(fn):
-        raise TypeError(f"fn must be callable; got {type(fn).__name__}")
     # the launcher hosts the rendezvous store on a port the OS picks: no port can be taken
     # between choosing it and binding it
     store = dist.TCPStore(  # type: ignore[attr-defined]
         "127.0.0.1", 0, world + 1, is_master=True, wait_for_workers=False
     )
     ctx = mp.get_context("spawn")
-    results = ctx.Queue()
+    # one pipe per worker, not a Queue: no semaphores for a resource tracker to mourn if this
+    # process is killed, and a worker that dies unreported shows as its pipe's end (EOF)
+    pipes = [ctx.Pipe(duplex=False) for _ in range(world)]
+    parent = os.getpid()
     procs = [
         ctx.Process(
-            target=_worker, args=(r, world, store.port, timeout, fn, args, results), daemon=True
+            target=_worker,
+            args=(r, world, store.port, timeout, fn, args, pipes[r][1], parent),
+            daemon=True,
         )
         for r in range(world)
     ]
-    for p in procs:
-        p.start()
     values: dict[int, Any] = {}
     failures: list[tuple[int, str, str]] = []  # (rank, exception type or "died", message)
-    stop_at = None
     try:
-        while len(values) + len(failures) < world:
-            if stop_at is not None and time.monotonic() > stop_at:
-                break
-            try:
-                rank, status, value = results.get(timeout=0.05)
-            except queue.Empty:
-                for rank, p in enumerate(procs):
-                    seen = rank in values or any(f[0] == rank for f in failures)
-                    if p.exitcode is not None and not seen and results.empty():
-                        time.sleep(0.05)  # a report may still be in the pipe
-                        if results.empty():
-                            failures.append((rank, "died", _death(rank, p.exitcode)))
-                if failures and stop_at is None:
-                    stop_at = time.monotonic() + grace
-                continue
-            if status == "ok":
-                values[rank] = value
-            else:
-                failures.append((rank, status, value))
-                stop_at = stop_at or time.monotonic() + grace
+        with _quiet_torch_logs():  # a worker's environment is this process's when it starts
+            for p in procs:
+                p.start()
+        for _, writer in pipes:
+            writer.close()  # the workers hold the writing ends: their exit is our EOF
+        _collect(procs, [reader for reader, _ in pipes], values, failures, grace)
     finally:
         for p in procs:
             if p.is_alive():
                 p.terminate()
+                if p.pid is not None and _stopped(p.pid):  # a stopped process acts on no
+                    with contextlib.suppress(OSError):  # signal but SIGKILL until continued
+                        os.kill(p.pid, signal.SIGCONT)
         for p in procs:
+            if p.pid is None:
+                continue  # never started
             p.join(grace)
             if p.is_alive():
                 p.kill()
                 p.join()
+        for reader, writer in pipes:
+            reader.close()
+            writer.close()
     if failures:
         # the root cause: a rank that failed by itself, not one that lost contact with it
         first = next((f for f in failures if f[1] != PeerLostError.__name__), failures[0])
@@ -165,6 +305,59 @@ def launch(
         missing = sorted(set(range(world)) - set(values))
         raise DistributedError(f"rank {missing[0]} never reported a result")
     return [values[r] for r in range(world)]
+
+
+def _collect(
+    procs: list[Any],
+    readers: list[Any],
+    values: dict[int, Any],
+    failures: list[tuple[int, str, str]],
+    grace: float,
+) -> None:
+    """Read every rank's report into ``values`` (by rank) or ``failures``; after the first
+    failure the other ranks get ``grace`` seconds to report before the launch gives up."""
+    from multiprocessing.connection import wait
+
+    pending: dict[Any, int] = dict(zip(readers, range(len(readers)), strict=True))
+    stop_at: float | None = None
+    while pending and (stop_at is None or time.monotonic() < stop_at):
+        left = 0.5 if stop_at is None else max(0.0, stop_at - time.monotonic())
+        ready: list[Any] = wait(list(pending), timeout=left)
+        for reader in ready:
+            rank = pending.pop(reader)
+            try:
+                status, value = reader.recv()
+            except (EOFError, OSError):  # its end closed without a report: it died
+                procs[rank].join(1.0)  # its exit status, which follows at once
+                code = procs[rank].exitcode
+                failures.append(
+                    (
+                        rank,
+                        "died",
+                        _death(rank, code)
+                        if code is not None
+                        else f"rank {rank} closed its pipe to the launcher without reporting",
+                    )
+                )
+            else:
+                if status == "ok":
+                    values[rank] = value
+                    continue
+                # a rank stopped (SIGSTOP, a debugger) is why the others gave up: name it
+                for other, q in enumerate(procs):
+                    if _stopped(q.pid) and not any(f[0] == other for f in failures):
+                        pending = {r: k for r, k in pending.items() if k != other}
+                        failures.append(
+                            (
+                                other,
+                                "died",
+                                f"rank {other} was stopped (SIGSTOP or a debugger) "
+                                "and stopped answering the other ranks",
+                            )
+                        )
+                failures.append((rank, str(status), str(value)))
+        if failures and stop_at is None:
+            stop_at = time.monotonic() + grace
 
 
 @dataclass(frozen=True)
@@ -297,13 +490,16 @@ def run(
     batch_size: int | None = 32,
     seed: int = 42,
     timeout: float = DEFAULT_TIMEOUT,
+    force_world_size: bool = False,
     **create_options: Any,
 ) -> DistributedComparison:
     """Train each of ``variants`` (in each of ``impls`` it offers) on ``(X, y)`` in this process
     and data-parallel over ``world_size`` processes on localhost (:func:`launch`, ``gloo``);
     ``create_options`` go to :func:`lr_variants.create` (``lr``, ``dtype``, ``momentum``...;
-    ``seed`` picks the initial parameters and the batches)."""
-    world = check_int(world_size, "world_size", 1)
+    ``seed`` picks the initial parameters and the batches). ``world_size``, ``timeout`` and
+    every model's options are checked before any training (as :func:`launch` checks them)."""
+    world = check_world_size(world_size, force_world_size)
+    timeout = check_timeout(timeout)
     X64 = np.asarray(X, dtype=np.float64)
     y64 = np.asarray(y, dtype=np.float64)
     s64 = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -314,8 +510,12 @@ def run(
         for impl in impls
         if impl in offered_impls(name)
     ]
+    for job in jobs:  # every model's options checked before any of them trains
+        create(job.variant, X64.shape[1] if X64.ndim == 2 else 1, **job.create)
     singles = [train_job(job, False) for job in jobs]  # bad arguments fail here, before a launch
-    per_rank = launch(train_jobs, jobs, world_size=world, timeout=timeout)
+    per_rank = launch(
+        train_jobs, jobs, world_size=world, timeout=timeout, force_world_size=force_world_size
+    )
     rows = []
     for k, job in enumerate(jobs):
         one, ranks = singles[k], [outcomes[k] for outcomes in per_rank]

@@ -162,3 +162,59 @@ def test_a_closed_pipe_is_quiet() -> None:
     proc.stdout.close()  # the reader went away, as `| head -0` does
     _, err = proc.communicate(timeout=60)
     assert err == "" and proc.returncode == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sh and >&- are POSIX")
+@pytest.mark.parametrize(
+    "argv", [["train"], ["train", "--json"], ["compare", "--variants", "numpy"]]
+)
+def test_a_closed_stdout_is_one_line_and_exit_1(argv: list[str]) -> None:
+    """Started with stdout closed (``>&-``): one line, exit status 1, before any training
+    (a traceback, "'NoneType' object has no attribute 'flush'", before)."""
+    script = 'exec "$0" -m lr_variants "$@" --epochs 1 >&-'
+    out = subprocess.run(
+        ["sh", "-c", script, sys.executable, *argv],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1
+    assert out.stderr == (
+        "lr-variants: error: cannot write to standard output: it is closed (redirect it to a "
+        "file, or to /dev/null to discard it)\n"
+    )
+
+
+WARNING_PLUGIN = """
+import warnings
+
+import numpy as np
+
+
+def gradient(w, b, X, y, s):
+    warnings.warn("a plug-in's warning\\nover two lines")
+    z = X @ w + b
+    p = 1 / (1 + np.exp(-z))
+    return np.mean(np.logaddexp(0, z) - y * z), X.T @ (p - y) / len(y), np.mean(p - y)
+"""
+
+
+def test_a_warning_is_one_line_without_its_source(tmp_path: Path) -> None:
+    """A warning raised while the command runs is one ``lr-variants: warning:`` line, never
+    Python's two lines with the source line that raised it."""
+    (tmp_path / "warner.py").write_text(WARNING_PLUGIN)
+    argv = ["train", "--variant", "warner:gradient", "--epochs", "2"]
+    out = subprocess.run(
+        [sys.executable, "-m", "lr_variants", *argv],
+        cwd=REPO,
+        env={**ENV, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == (
+        "lr-variants: warning: a plug-in's warning over two lines (UserWarning)\n"
+    ), out.stderr

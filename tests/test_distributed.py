@@ -14,6 +14,7 @@ argument with the per-step bound of ``tests/bounds.py`` (``lr`` times the gradie
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -36,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 IMPLS = [(v, i) for v in lv.VARIANTS for i in lv.impls(v)]
+CPUS = d.cpus()
 
 
 def numpy_gradient(w: Any, b: Any, X: Any, y: Any, s: Any) -> tuple[Any, Any, Any]:
@@ -199,16 +201,75 @@ def test_bad_arguments_are_clear_errors() -> None:
 
 
 @pytest.mark.parametrize(
+    "call,message",
+    [
+        (dict(world_size=CPUS + 1), rf"world_size must be at most {CPUS} \(the CPUs"),
+        (dict(world_size=2**62), r"world_size must be at most 1024"),
+        (dict(world_size=1025, force_world_size=True), r"world_size must be at most 1024"),
+        (dict(timeout=1e308), r"timeout must be at most 1e\+06 seconds"),
+        (dict(timeout=-1), r"timeout must be > 0"),
+        (dict(timeout=float("nan")), r"timeout must be finite"),
+        (dict(timeout=float("inf")), r"timeout must be finite"),
+        (dict(grace=1e308), r"grace must be at most"),
+    ],
+)
+@pytest.mark.parametrize("entry", ["launch", "run"])
+def test_launch_limits_are_checked_before_anything_starts(
+    entry: str, call: dict[str, Any], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More workers than CPUs (unless forced), beyond 1024, or a timeout that torch's sockets
+    cannot hold: one ValueError before any process starts or any model trains (``--timeout
+    -1`` was refused after the single-process runs; 2**62 workers reached a pybind11
+    constructor; a timeout of 1e308 an OverflowError in a rank)."""
+    if entry == "run" and "grace" in call:
+        pytest.skip("run has no grace")
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("work started before the arguments were checked")
+
+    monkeypatch.setattr(d, "train_job", forbidden)
+    monkeypatch.setattr("torch.multiprocessing.get_context", forbidden)
+    X, y = lv.two_blobs(5)
+    with pytest.raises(ValueError, match=message):
+        if entry == "launch":
+            d.launch(print, **{"world_size": 1, **call})
+        else:
+            d.run(X, y, variants=["numpy"], **{"world_size": 1, **call})
+
+
+@pytest.mark.parametrize(
     "argv,message",
     [
         (["train", "--distributed"], "--distributed must run under torchrun"),
         (["compare", "--world-size", "0"], "--world-size must be >= 1; got 0"),
+        (["compare", "--world-size", str(CPUS + 1)], f"--world-size must be at most {CPUS} (the"),
+        (["compare", "--world-size", "1000"], "pass --force-world-size to start more"),
+        (["compare", "--world-size", str(2**62)], "--world-size must be at most 1024"),
+        (["compare", "--world-size", "2000", "--force-world-size"], "must be at most 1024"),
+        (["compare", "--world-size", "2", "--timeout", "1e308"], "argument --timeout: must be"),
+        (["compare", "--world-size", "2", "--timeout", "-1"], "argument --timeout: must be"),
+        (["compare", "--world-size", "2", "--timeout", "nan"], "argument --timeout: must be"),
+        (["compare", "--world-size", "2", "--timeout", "inf"], "argument --timeout: must be"),
+        (["train", "--timeout", "-1"], "argument --timeout: must be a number of seconds > 0"),
+        (["train", "--timeout", "x"], "argument --timeout: invalid float value: 'x'"),
     ],
 )
-def test_cli_bad_distributed_arguments(argv: list[str], message: str, capsys: Any) -> None:
-    assert main(argv) == 2
+def test_cli_bad_distributed_arguments(
+    argv: list[str], message: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One line, exit status 2, before any training or process start."""
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("work started before the arguments were checked")
+
+    monkeypatch.setattr(d, "train_job", forbidden)
+    monkeypatch.setattr("lr_variants.cli.train.train", forbidden)
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = int(exc.code or 0)
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err
+    assert code == 2 and err.count("\n") == 1 and message in err, err
 
 
 # ----------------------------------------------------------------------------- launchers
@@ -254,3 +315,153 @@ def test_torchrun_standalone_and_two_node_runs_print_what_one_process_prints(cap
     assert outs[0][0] == printed
     # the node that holds global rank 0 prints; which node that is, the rendezvous decides
     assert sorted(out for out, _ in outs[1:]) == ["", printed]
+
+
+# ----------------------------------------------------------------------------- bounded launches
+
+JOIN = [sys.executable, "-m", "lr_variants", "train", "--distributed", "--epochs", "1"]
+JOIN_TIMEOUT = 3  # seconds: --timeout of the runs below
+
+
+def _listening() -> socket.socket:
+    """A TCP port held by 'another program': it accepts connections and never answers."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    return s
+
+
+def _environment_cases(busy: int) -> list[tuple[dict[str, str], int, str]]:
+    free = str(_free_port())
+    base = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free, "WORLD_SIZE": "2"}
+    return [
+        ({**base, "RANK": "0", "WORLD_SIZE": "-1"}, 2, "got WORLD_SIZE='-1'"),
+        ({**base, "RANK": "5"}, 2, "got RANK='5'"),
+        ({**base, "RANK": "-1"}, 2, "got RANK='-1'"),
+        ({**base, "RANK": "one"}, 2, "got RANK='one'"),
+        ({**base, "RANK": "0", "MASTER_PORT": "99999"}, 2, "got MASTER_PORT='99999'"),
+        ({**base, "RANK": "0", "MASTER_ADDR": ""}, 2, "got MASTER_ADDR=''"),
+        # rank 1 never comes
+        ({**base, "RANK": "0"}, 1, "rank 0: could not join the process group"),
+        # MASTER_PORT is another program's: rank 0 cannot listen, rank 1 waits for an answer
+        ({**base, "RANK": "0", "MASTER_PORT": str(busy)}, 1, f"MASTER_PORT {busy} is in use"),
+        ({**base, "RANK": "1", "MASTER_PORT": str(busy)}, 1, "rank 1: the process group did not"),
+    ]
+
+
+def test_every_environment_error_of_a_distributed_run_is_one_line_in_time() -> None:
+    """``train --distributed`` under a bad environment: a bad WORLD_SIZE, RANK, MASTER_PORT or
+    MASTER_ADDR is one line naming the variable and its value (exit 2), before torch reads
+    it; a rank that never comes and a port held by another program are one line (exit 1)
+    within the rendezvous timeout plus a grace (before: tracebacks after 2-23 s, and rank 1
+    of a taken port hung silently). All run at once; each is bounded on its own."""
+    busy = _listening()
+    try:
+        cases = _environment_cases(busy.getsockname()[1])
+        env = {k: v for k, v in ENV.items() if k not in ("RANK", "WORLD_SIZE", "MASTER_PORT")}
+        started = time.monotonic()
+        procs = [
+            subprocess.Popen(
+                [*JOIN, "--timeout", str(JOIN_TIMEOUT)],
+                env={**env, **case},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for case, _, _ in cases
+        ]
+        outs = [p.communicate(timeout=240) for p in procs]
+    finally:
+        busy.close()
+    for (case, code, message), p, (out, err) in zip(cases, procs, outs, strict=True):
+        assert p.returncode == code, (case, err)
+        assert out == "" and err.count("\n") == 1 and err.startswith("lr-variants: error: ")
+        assert message in err, (case, err)
+    # the slowest is the watchdog's: --timeout + 2 s after start-up (imports: seconds, more
+    # on a busy machine); torch's own rendezvous wait would be 60 s and the hang unbounded
+    assert time.monotonic() - started < 120
+
+
+def _children(pid: int) -> set[int]:
+    """The worker processes (multiprocessing spawn) whose parent is ``pid``."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if int(fields[1]) == pid and b"spawn_main" in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a dead worker whose new parent has not reaped it yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] not in "ZX"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_end_when_the_launcher_is_killed() -> None:
+    """SIGKILL to ``compare --world-size 2`` while its workers train: both workers are gone
+    within seconds (they lived on for 7 minutes and more)."""
+    argv = ["compare", "--world-size", "2", "--variants", "numpy", "--impl", "textbook"]
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "lr_variants", *argv, "--epochs", "3000"],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 180  # the single-process run first, then the launch
+        while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
+            workers = _children(parent.pid)
+            time.sleep(0.1)
+        assert len(workers) == 2, "the workers never started"
+        parent.kill()
+        parent.wait(60)
+        deadline = time.monotonic() + 60
+        while any(_running(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [w for w in workers if _running(w)]
+        assert not left, f"workers {left} outlived their launcher"
+    finally:
+        parent.kill()
+        for w in workers:
+            with contextlib.suppress(OSError):
+                os.kill(w, signal.SIGKILL)
+
+
+def stop_one(rank_to_stop: int) -> None:
+    """Join, then ``rank_to_stop`` stops itself (SIGSTOP) while the other all-reduces."""
+    import torch
+    import torch.distributed as dist
+
+    if dist.get_rank() == rank_to_stop:
+        os.kill(os.getpid(), signal.SIGSTOP)
+    dist.all_reduce(torch.ones(3))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_stopped_worker_ends_the_launch_with_one_line(capfd: Any) -> None:
+    """A worker stopped by SIGSTOP: the other's collective times out, the launcher names the
+    stopped rank in one error and kills it; no torch socket warnings reach stderr (several
+    lines of them before)."""
+    start = time.monotonic()
+    with pytest.raises(d.DistributedError) as info:
+        d.launch(stop_one, 1, world_size=2, timeout=3, grace=2)
+    assert str(info.value) == (
+        "rank 1 was stopped (SIGSTOP or a debugger) and stopped answering the other ranks"
+    )
+    assert time.monotonic() - start < 120
+    assert _children(os.getpid()) == set()
+    err = capfd.readouterr().err
+    assert "socket" not in err and "[W" not in err and "[E" not in err, err

@@ -20,6 +20,7 @@ import sys
 import textwrap
 import threading
 import tracemalloc
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -219,6 +220,35 @@ HEADERS: list[tuple[str, tuple[str, ...], bytes, str]] = [
     ),
     ("negative", DATA, raw_npy(head(shape=(-1,))), r"negative dimension"),
     ("version 3", DATA, raw_npy(head(), b"\0" * 16, (3, 0)), r"has \.npy version \(3, 0\)"),
+    (
+        "2**64 rows",
+        DATA,
+        raw_npy(head(shape=(2**64, 2))),
+        r"declares shape \(18446744073709551616, 2\)",
+    ),
+    ("10**30", DATA, raw_npy(head(shape=(10**30,))), r"declares shape \(10{30},\)"),
+    ("empty 2**64", DATA, raw_npy(head(shape=(0, 2**64))), r"declares shape \(0, 1844674\d+\)"),
+    (
+        "bool shape",
+        DATA,
+        raw_npy(head(shape=(True, 2)), b"\0" * 16),
+        r"its dimensions must be integers",
+    ),
+    (
+        "two negatives",
+        DATA,
+        raw_npy(head(shape=(-2, -1))),
+        r"negative dimension in shape \(-2, -1\)",
+    ),
+    ("40 dims", DATA, raw_npy(head(shape=(1,) * 40), b"\0" * 8), r"declares 40 dimensions"),
+    (
+        "structured",
+        DATA,
+        raw_npy(head(descr=[("a", "<f8")]), b"\0" * 16),
+        r"structured or sub-array",
+    ),
+    ("sub-array", DATA, raw_npy(head(descr="(4,)<f8", shape=(1,)), b"\0" * 32), r"structured or"),
+    ("zero bytes", DATA, raw_npy(head(descr="|V0", shape=(2,))), r"whose items hold no bytes"),
     ("not a dict", DATA, raw_npy("[1, 2]"), r"not a readable"),
     ("deep header", DATA, raw_npy("(" * 3000 + ")" * 3000), r"not a readable"),
 ]
@@ -652,3 +682,319 @@ def test_any_flipped_byte_of_a_model_file_is_refused_or_harmless(
         ref = lv.load(workdir / "good.model")
         assert np.array_equal(np.append(*model.get_params()), np.append(*ref.get_params()))
         assert model.sgd == ref.sgd
+
+
+# ---- memory-mapped .npy pairs -------------------------------------------------------------------
+
+# headers of an X.npy memory-mapped as is (no size limit applies: only the header is read)
+MAPPED_HEADERS: list[tuple[str, bytes, str]] = [
+    (
+        "2**64 rows",
+        raw_npy(head(shape=(2**64, 2)), b"\0" * 16),
+        r"declares shape \(18446744073709551616, 2\) .*any array can hold",
+    ),
+    ("10**30", raw_npy(head(shape=(10**30,))), r"declares shape \(10{30},\) .*any array can hold"),
+    ("empty 2**64", raw_npy(head(shape=(0, 2**64))), r"declares shape \(0, 18446744073709551616\)"),
+    (
+        "bool shape",
+        raw_npy(head(shape=(True, 2)), b"\0" * 16),
+        r"declares shape \(True, 2\): its dimensions must be integers",
+    ),
+    ("negative", raw_npy(head(shape=(-2, -1))), r"has a negative dimension in shape \(-2, -1\)"),
+    ("40 dims", raw_npy(head(shape=(1,) * 40), b"\0" * 8), r"declares 40 dimensions; at most 32"),
+    ("huge 2-D", raw_npy(head(shape=(2**62, 2**62))), r"declares shape .* any array can hold"),
+    (
+        "structured",
+        raw_npy(head(descr=[("a", "<f8")]), b"\0" * 16),
+        r"structured or sub-array dtype",
+    ),
+    (
+        "sub-array",
+        raw_npy(head(descr="(4,)<f8", shape=(1,)), b"\0" * 32),
+        r"structured or sub-array",
+    ),
+    ("zero bytes", raw_npy(head(descr="|V0", shape=(2,))), r"whose items hold no bytes"),
+    ("object", raw_npy(head(descr="|O", shape=(2,)), b"\0" * 16), r"holds Python objects"),
+    ("short data", raw_npy(head(shape=(1000,)), b"\0" * 16), r"\(8000 bytes\) but holds 16 bytes"),
+    ("header size", raw_npy(head() + " " * 20000, b"\0" * 16, (2, 0)), r"header of \d+ bytes"),
+    ("version 3", raw_npy(head(), b"\0" * 16, (3, 0)), r"has \.npy version \(3, 0\)"),
+    ("no magic", b"NOTNUMPY" * 4, r"is not a \.npy array \(no NumPy magic string\)"),
+    ("cut header", raw_npy(head())[:20], r"is not a readable \.npy file: .*ends early"),
+    ("not a dict", raw_npy("[1, 2]"), r"is not a readable \.npy file"),
+    ("deep header", raw_npy("(" * 3000 + ")" * 3000), r"is not a readable \.npy file"),
+]
+
+
+@pytest.mark.parametrize(
+    "member,match", [h[1:] for h in MAPPED_HEADERS], ids=[h[0] for h in MAPPED_HEADERS]
+)
+def test_hostile_header_of_a_mapped_pair_is_one_valueerror_naming_it(
+    tmp_path: Path, member: bytes, match: str
+) -> None:
+    """Every .npy header field that could make the memory-mapping reader allocate, overflow or
+    fail is checked first: one ValueError that names the file and the field (an OverflowError,
+    a TypeError, or a message without the file before)."""
+    (tmp_path / "X.npy").write_bytes(member)
+    np.save(tmp_path / "y.npy", Y)
+    with pytest.raises(ValueError, match=match) as info:
+        lv.load_data(f"{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}")
+    assert "X.npy" in str(info.value) and "\n" not in str(info.value)
+
+
+def _special(tmp: Path, case: str) -> tuple[Path, str]:
+    """A path of the given kind, named like a data file, and how the refusal calls it."""
+    path = tmp / f"{case}.npy"
+    if case == "proc mem":  # a symbolic link to a kernel file every read of which fails
+        path.symlink_to("/proc/self/mem")
+        return path, "a kernel pseudo-file (procfs)"
+    if case == "dev zero":  # endless zeros
+        path.symlink_to("/dev/zero")
+        return path, "a character device"
+    if case == "fifo":  # no writer: a plain open() waits forever
+        os.mkfifo(path)
+        return path, "a FIFO (named pipe)"
+    path.mkdir()
+    return path, "a directory"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, /dev/zero: Linux")
+@pytest.mark.parametrize("case", ["proc mem", "dev zero", "fifo", "directory"])
+@pytest.mark.parametrize("reader", ["mapped pair", "npz", "csv", "model"])
+def test_special_files_are_refused_by_type(tmp_path: Path, case: str, reader: str) -> None:
+    """One ValueError naming the file and its kind, before anything is read (never an
+    OSError, a hang on a FIFO, or an endless read of /dev/zero)."""
+    path, kind = _special(tmp_path, case)
+    if reader in ("npz", "csv", "model"):
+        link = path.with_suffix("." + ("model" if reader == "model" else reader))
+        path.rename(link)
+        path = link
+    np.save(tmp_path / "y_ok.npy", Y)
+    load: Callable[[], Any] = {
+        "mapped pair": lambda: lv.load_data(f"{path},{tmp_path / 'y_ok.npy'}"),
+        "npz": lambda: lv.load_data(path),
+        "csv": lambda: lv.load_data(path),
+        "model": lambda: lv.load(path),
+    }[reader]
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            load()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    if worker.is_alive():  # blocked on the FIFO: give it a writer so that the thread ends
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail(f"reading {case} blocked")
+    assert isinstance(outcome[0], ValueError), outcome
+    message = str(outcome[0])
+    assert f"must be a regular file; got {str(path)!r}, {kind}" in message, message
+
+
+def test_nan_in_a_float32_npy_is_one_error_without_a_numpy_warning(tmp_path: Path) -> None:
+    """NaN in a float32 memory-mapped X: the one ValueError, no RuntimeWarning (which the
+    command line showed with a source line before it)."""
+    Xf = X.astype(np.float32)
+    Xf[2, 1] = np.nan
+    np.save(tmp_path / "X.npy", Xf)
+    np.save(tmp_path / "y.npy", Y.astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"got nan at index \(2, 1\)"):
+            lv.load_data(f"{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}")
+    out = subprocess.run(
+        [sys.executable, "-m", "lr_variants", "train", "--data", "X.npy,y.npy", "--epochs", "1"],
+        cwd=tmp_path,
+        env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "got nan at index (2, 1)" in out.stderr, out.stderr
+
+
+# ---- a memory-mapped file that shrinks during a run ---------------------------------------------
+
+SHRINK = textwrap.dedent(
+    """
+    import os, sys
+    import numpy as np
+    import lr_variants as lv
+
+    folder = sys.argv[1]
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    np.save(os.path.join(folder, "y.npy"), y)
+    for variant, impl in [("numpy", "textbook"), ("numpy", "fast"), ("torch_manual", "fast"),
+                          ("autograd", "textbook"), ("numba", "textbook")]:
+        for batch_size in (None, 100):
+            path = os.path.join(folder, "X.npy")
+            np.save(path, X)
+            Xm, ym = lv.load_data(path + "," + os.path.join(folder, "y.npy"))
+            model = lv.create(variant, 3, dtype="float32", impl=impl)
+
+            def truncate(epoch, loss):
+                if epoch == 2:  # between two epochs: the next pass would fault (SIGBUS)
+                    os.truncate(path, 200)
+
+            try:
+                lv.train(model, Xm, ym, epochs=5, batch_size=batch_size, callback=truncate)
+            except OSError as exc:
+                print(variant, impl, batch_size, type(exc).__name__, exc)
+            else:
+                print(variant, impl, batch_size, "trained on")
+    """
+)
+
+
+def test_a_mapped_file_that_shrinks_between_epochs_is_one_error(tmp_path: Path) -> None:
+    """X.npy truncated while memory-mapped, between two epochs (full-batch and minibatch, every
+    backend): the next epoch refuses to read it with one OSError naming the file, instead of
+    the SIGBUS that killed the process without a word (run in a child: a SIGBUS must not take
+    the test runner with it)."""
+    out = subprocess.run(
+        [sys.executable, "-c", SHRINK, str(tmp_path)],
+        env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    lines = out.stdout.splitlines()
+    assert len(lines) == 10, out.stdout
+    for line in lines:
+        assert "MappedFileChanged data file " in line and "X.npy' shrank to 200 bytes" in line, line
+
+
+CLI_SHRINK = textwrap.dedent(
+    """
+    import os, sys
+    from lr_variants.cli import _common, main
+
+    path = sys.argv[1]
+    show = _common.Progress.__call__
+
+    def each_epoch(self, model, epoch, loss):  # the CLI's own per-epoch hook
+        show(self, model, epoch, loss)
+        if epoch == 3:
+            os.truncate(path, 100)
+
+    _common.Progress.__call__ = each_epoch
+    sys.exit(main(sys.argv[2:]))
+    """
+)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_run_over_a_shrinking_mapped_file_is_one_line_and_exit_1(
+    tmp_path: Path, as_json: bool
+) -> None:
+    X2 = np.random.default_rng(1).standard_normal((500, 2))
+    np.save(tmp_path / "X.npy", X2)
+    np.save(tmp_path / "y.npy", (X2[:, 0] > 0).astype(np.float64))
+    argv = ["train", "--variant", "numpy", "--data", "X.npy,y.npy", "--batch-size", "500"]
+    argv += ["--epochs", "50", *(["--json"] if as_json else [])]
+    out = subprocess.run(
+        [sys.executable, "-c", CLI_SHRINK, str(tmp_path / "X.npy"), *argv],
+        cwd=tmp_path,
+        env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1, (out.returncode, out.stderr)
+    assert out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith("lr-variants: error: data file ") and "shrank to 100" in out.stderr
+    assert "Accuracy" not in out.stdout and "{" not in out.stdout
+
+
+# ---- temporaries left by a killed save ----------------------------------------------------------
+
+SLOW_SAVE = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    import lr_variants as lv
+
+    def savez(f, **arrays):  # writes part of the file, then never finishes
+        f.write(b"x" * 4096)
+        f.flush()
+        print("writing", flush=True)
+        time.sleep(600)
+
+    np.savez = savez
+    lv.create("numpy", 3).save(sys.argv[1])
+    """
+)
+
+
+def _start_slow_save(path: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SAVE, str(path)],
+        env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "writing\n"
+    return proc
+
+
+def _temporaries(folder: Path, name: str) -> list[Path]:
+    return sorted(folder.glob(f".{name}.*.tmp"))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="kill -9 and flock are POSIX")
+def test_a_killed_save_leaves_a_temporary_that_the_next_save_removes(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``kill -9`` during save: its temporary stays (nothing can run in a killed process);
+    the next save of the same file removes it once no process holds it, and leaves alone a
+    live writer's temporary, other files named like temporaries, and links."""
+    target = tmp_path / "m.model"
+    lv.create("numpy", 2).save(target)
+    killed = _start_slow_save(target)
+    killed.kill()
+    killed.wait(60)
+    (left,) = _temporaries(tmp_path, "m.model")
+    assert left.stat().st_size == 4096
+    live = _start_slow_save(target)  # a writer still at work, its temporary locked
+    try:
+        (mine,) = set(_temporaries(tmp_path, "m.model")) - {left}
+        # make every temporary look old: only the lock can then tell the live one
+        for path in (left, mine):
+            os.utime(path, (1_000_000_000, 1_000_000_000))
+        other = tmp_path / ".other.model.0123456789ab.tmp"  # another target's temporary
+        other.write_bytes(b"x")
+        lookalike = tmp_path / ".m.model.notours.tmp"  # not our pattern
+        lookalike.write_bytes(b"x")
+        link = tmp_path / ".m.model.abcdefabcdef.tmp"
+        link.symlink_to(target)
+        for path in (other, lookalike):
+            os.utime(path, (1_000_000_000, 1_000_000_000))
+        lv.create("numpy", 4).save(target)
+        assert lv.load(target).n_features == 4
+        assert not left.exists()  # the killed writer's
+        assert mine.exists() and other.exists() and lookalike.exists() and link.is_symlink()
+    finally:
+        live.kill()
+        live.wait(60)
+    # the live writer is dead now: its temporary goes at the next save, once old enough
+    monkeypatch.setattr(_files, "STALE_AFTER", 0.0)
+    lv.create("numpy", 5).save(target)
+    assert not mine.exists() and lv.load(target).n_features == 5
+
+
+def test_a_fresh_unlocked_temporary_is_left_alone(tmp_path: Path) -> None:
+    """A temporary modified within STALE_AFTER seconds may belong to a writer between
+    creating and locking it: kept."""
+    target = tmp_path / "m.model"
+    fresh = tmp_path / ".m.model.0123456789ab.tmp"
+    fresh.write_bytes(b"x")
+    lv.create("numpy", 2).save(target)
+    assert fresh.exists()

@@ -146,6 +146,56 @@ def test_the_estimator_accepts_reversed_views() -> None:
         assert est.predict_proba(X[::-1]).shape == (4, 2)
 
 
+@pytest.mark.parametrize(("name", "impl"), IMPLEMENTATIONS)
+def test_reversed_parameters_and_buffers_are_copied(name: str, impl: str) -> None:
+    """A negatively strided ``w`` (or momentum buffer) is accepted by every variant: the torch
+    variants copied torch's own "negative strides are not supported" message through."""
+    model = make(name, impl, momentum=0.9)
+    model.set_params(np.array([9.0, -0.25, 0.5])[::-2], 0.1)  # reversed, stride -2
+    np.testing.assert_array_equal(model.get_params()[0], [0.5, 9.0])
+    model.step(X, Y)
+    state = {k: np.array(v)[::-1] if np.ndim(v) else v for k, v in model.get_state().items()}
+    model.set_state(state)
+    np.testing.assert_array_equal(model.get_state()["momentum_w"], state["momentum_w"])
+
+
+def _writes(into: str) -> Any:
+    """A gradient function that writes into its ``into`` argument, then returns zeros."""
+
+    def gradient(w: Any, b: Any, X: Any, y: Any, s: Any) -> tuple[Any, Any, Any]:
+        {"X": X, "y": y, "s": s}[into][...] = 7.0
+        return 0.0, np.zeros_like(w), 0.0
+
+    return gradient
+
+
+@pytest.mark.parametrize("into", ["X", "y", "s"])
+def test_a_gradient_function_cannot_write_into_the_callers_data(into: str) -> None:
+    """``from_gradient``: the function gets read-only views of ``X``, ``y`` and the weights
+    (in float64 ``X`` and ``y`` were the caller's own arrays): a write is a ValueError naming
+    the variant, through ``loss``, ``gradients``, full-batch ``train`` and the estimator, and
+    the caller's arrays are unchanged."""
+    name = f"writes_{into}"
+    lv.from_gradient(_writes(into), name)
+    Xc, Yc, S = X.copy(), Y.copy(), np.array([1.0, 2.0, 1.0, 1.0])
+    calls: list[Any] = [
+        lambda m: m.loss(Xc, Yc, sample_weight=S),
+        lambda m: m.gradients(Xc, Yc, sample_weight=S),
+        lambda m: lv.train(m, Xc, Yc, epochs=1, batch_size=None, sample_weight=S),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=f"variant '{name}' must not write into X, y"):
+            call(lv.create(name, 2, dtype="float64"))
+    pytest.importorskip("sklearn")
+    from lr_variants.estimator import SGDLogisticRegression
+
+    with pytest.raises(ValueError, match="read-only"):
+        SGDLogisticRegression(name, dtype="float64", batch_size=None).fit(Xc, Yc, sample_weight=S)
+    np.testing.assert_array_equal(Xc, X)
+    np.testing.assert_array_equal(Yc, Y)
+    np.testing.assert_array_equal(S, [1.0, 2.0, 1.0, 1.0])
+
+
 BAD_ARRAYS = [
     (
         "X",

@@ -2,15 +2,18 @@
 ``plot`` and ``bench``; one module per command, the shared parts in ``_common``.
 
 Bad input ends with one line on stderr (``lr-variants: error: ...``) and exit status 2; a
-diverging run with one line and exit status 1; Ctrl-C with ``lr-variants: interrupted`` and
-exit status 130; never a traceback.
+diverging run, or a standard output that is full or closed, with one line and exit status 1;
+Ctrl-C with ``lr-variants: interrupted`` and exit status 130; never a traceback. A warning
+(NumPy's, torch's) is one line, ``lr-variants: warning: ...``, never a source line.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from lr_variants.cli import _common, bench, check, compare, explain, plot, solve, train
@@ -63,14 +66,56 @@ def _error(message: str) -> None:
     print(f"lr-variants: error: {message}", file=sys.stderr, flush=True)
 
 
+def _stdout_closed() -> bool:
+    """Whether the process started with its standard output closed (``>&-``): Python then has
+    no ``sys.stdout`` at all, and file descriptor 1 may be any file opened later."""
+    if sys.stdout is None:
+        return True
+    try:
+        os.fstat(sys.stdout.fileno())
+    except io.UnsupportedOperation:  # no descriptor (a test's StringIO): it can be written
+        return False
+    except (OSError, ValueError):  # EBADF: closed since; ValueError: a closed file object
+        return True
+    return False
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """``warnings.formatwarning`` for the command line: one line, no source line. (Formatting,
+    not showing: whoever records warnings instead, a test runner, keeps doing so.)"""
+    text = " ".join(str(message).split())
+    return f"lr-variants: warning: {text} ({category.__name__})\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command ``argv`` (default: ``sys.argv[1:]``) names; returns the exit status."""
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
+    try:
+        return _main(argv)
+    finally:  # the caller's own format again (main may be called from Python)
+        warnings.formatwarning = formatwarning
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
             return 2
+        if _stdout_closed():  # checked before any work: the results would have nowhere to go
+            _error(
+                "cannot write to standard output: it is closed (redirect it to a file, or to "
+                "/dev/null to discard it)"
+            )
+            return 1
         status = args.run(args)
         sys.stdout.flush()
         return 0 if status is None else int(status)
