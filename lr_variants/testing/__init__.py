@@ -31,16 +31,27 @@ except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     ) from None
 
 from lr_variants.testing import strategies
-from lr_variants.testing._checks import CHECKS, DEFAULT_MAX_EXAMPLES, check_variant, variant_checks
-from lr_variants.testing._run import CheckResult, ConformanceError, Report
+from lr_variants.testing._checks import (
+    CHECKS,
+    DEFAULT_MAX_EXAMPLES,
+    OPTIONS,
+    REQUIRES,
+    check_variant,
+    declared_unsupported,
+    variant_checks,
+)
+from lr_variants.testing._report import CheckResult, ConformanceError, Report
 
 __all__ = [
     "CHECKS",
     "DEFAULT_MAX_EXAMPLES",
+    "OPTIONS",
+    "REQUIRES",
     "CheckResult",
     "ConformanceError",
     "Report",
     "check_variant",
+    "declared_unsupported",
     "strategies",
     "variant_checks",
 ]
