@@ -51,6 +51,22 @@ ROW_COUNTS = (1, 2, 3, 5, 8, 32, 33, 64, 127, 256, 512)
 FEATURE_COUNTS = (1, 2, 3, 8, 9, 16, 32)
 
 
+def one_row(case: Any) -> list[Any]:
+    """Each of the input's first 64 rows alone (with a positive weight)."""
+    p, s = _problem_of(case), _weights_of(case)
+    out = []
+    for i in range(min(p.n, 64) if p.n > 1 else 0):
+        if s is None or s[i] > 0:
+            q = S.Problem(p.X[i : i + 1], p.y[i : i + 1], p.w, p.b, p.dtype)
+            out.append(_with_problem(case, q) if s is None else (_one(case, q, s[i : i + 1])))
+    return out
+
+
+def _one(case: Any, q: S.Problem, s: F64) -> Any:
+    w = S.Weighted(q, s)
+    return (w, *case[1:]) if isinstance(case, tuple) else w
+
+
 def fewer_rows(case: Any) -> list[Any]:
     """The input's first ``k`` rows, ``k`` from 1 up (weights that keep a positive sum)."""
     p, s = _problem_of(case), _weights_of(case)
@@ -67,7 +83,7 @@ def fewer_features(case: Any) -> list[Any]:
     return [_with_problem(case, p.features(k)) for k in FEATURE_COUNTS if k < p.d]
 
 
-REDUCE = (fewer_rows, fewer_features)
+REDUCE = (one_row, fewer_rows, fewer_features)
 
 
 def probes(case: Any) -> list[tuple[str, Any]]:
