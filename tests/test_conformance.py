@@ -676,3 +676,44 @@ def test_cli_unsupported_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0 and "1 not applicable (declared unsupported: dampening)" in out
     status, _, err = _cli([*args, "--unsupported", "damping"], capsys)
     assert status == 2 and "--unsupported must name options" in err and err.count("\n") == 1
+
+
+# ======================================================================= docs/plugins.md
+
+PLUGINS = ROOT / "docs" / "plugins.md"
+CONVENTIONS = {  # the snippet's marker: the module it needs
+    "scikit-learn": "sklearn",
+    "statsmodels": "statsmodels",
+    "torch": "torch",
+    "JAX": "jax",
+    "HIPS autograd": "autograd",
+}
+
+
+def _snippet(text: str) -> str:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from run_snippet import snippet
+    finally:
+        sys.path.pop(0)
+    return snippet(PLUGINS, text)
+
+
+@pytest.mark.parametrize("library", list(CONVENTIONS))
+def test_conventions_snippet_passes_the_kit(library: str) -> None:
+    """Each library's glue in the conventions table passes every check, both dtypes (a few
+    drawn examples; the edge-case tier in full)."""
+    pytest.importorskip(CONVENTIONS[library], reason=f"{library} is not installed here")
+    namespace: dict[str, Any] = {}
+    exec(
+        compile(_snippet(f"# conventions: {library}"), f"plugins.md[{library}]", "exec"), namespace
+    )
+    name = lv.from_gradient(namespace["grad"], f"conventions_{CONVENTIONS[library]}")
+    assert check_variant(name, max_examples=3).ok
+
+
+def test_full_variant_in_the_docs_is_the_example_package() -> None:
+    shown = _snippet("class ExampleVariant")
+    source = (EXAMPLE / "lr_variants_example" / "full.py").read_text()
+    assert shown in source
+    assert len(shown.splitlines()) <= 45  # "about 40 lines", the imports included

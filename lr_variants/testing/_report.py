@@ -97,7 +97,7 @@ def _root_causes(results: list[CheckResult]) -> list[CheckResult]:
             candidates.append(nondet.name)
         if r.dtype == "float32":
             candidates.append(f"{r.check}/float64")
-        if r.check in VALUES:  # the same "fails only ..." as an earlier value check: one cause
+        if r.check in VALUES:  # the same characterizing hint as an earlier value check
             only = _only(r)
             candidates += [
                 q.name
@@ -121,8 +121,10 @@ def _root_causes(results: list[CheckResult]) -> list[CheckResult]:
 
 
 def _only(r: CheckResult) -> set[str]:
-    """The kinds of "fails only ..." hint of a result, without their numbers."""
-    return {h.split(" (")[0].split(":")[0] for h in r.hints if h.startswith("fails only")}
+    """The hints of a result that characterize its cause ("fails only ...", float32 level),
+    without their numbers."""
+    keys = ("fails only", "an error at float32 level")
+    return {h.split(" (")[0].split(":")[0] for h in r.hints if h.startswith(keys)}
 
 
 def _replace(r: CheckResult, **changes: Any) -> CheckResult:
@@ -234,7 +236,8 @@ class Report:
         count = {s: sum(r.status == s for r in self) for s in (PASSED, FAILED)}
         line = f"{count[PASSED]} passed, {count[FAILED]} failed"
         if self.failed:
-            line += f" ({len([r for r in self.root_causes if r.status == FAILED])} root causes)"
+            k = len([r for r in self.root_causes if r.status == FAILED])
+            line += f" ({k} root cause{'' if k == 1 else 's'})"
         if self.not_applicable:
             line += f", {len(self.not_applicable)} not applicable (declared unsupported: "
             line += f"{', '.join(self.unsupported)})"
