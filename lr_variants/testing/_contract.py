@@ -34,10 +34,11 @@ def momentum(ctx: Context) -> dict[str, Any]:
     return {k: v for k, v in MOMENTUM.items() if k not in ctx.unsupported}
 
 
-def _warm(ctx: Context, run: S.Run, **options: Any) -> Model:
-    """A new model of ``run`` after :data:`WARMUP` steps with momentum (``options`` added)."""
+def _warm(ctx: Context, run: S.Run, slot: int = 0, **options: Any) -> Model:
+    """A model of ``run`` (in ``slot``: distinct from the others) after :data:`WARMUP` steps
+    with momentum (``options`` added)."""
     p = run.problem
-    model = ctx.at(p, fresh=True, lr=run.lr, **momentum(ctx), **options)
+    model = ctx.at(p, slot=slot, lr=run.lr, **momentum(ctx), **options)
     for idx in run.batches[:WARMUP]:
         model.step(p.X[idx], p.y[idx])
     return model
@@ -68,7 +69,7 @@ def check_pure_queries(ctx: Context) -> None:
 
     def body(run: S.Run) -> None:
         p = run.problem
-        model, twin = _warm(ctx, run), _warm(ctx, run)
+        model, twin = _warm(ctx, run), _warm(ctx, run, slot=1)
         before = state_bits(model)
         s = np.arange(1.0, p.n + 1.0)
         for name, query in (
@@ -139,14 +140,14 @@ def check_state_roundtrip(ctx: Context) -> None:
         model = _warm(ctx, run)
         w, b = model.get_params()
         state = model.get_state()
-        copy = ctx.model(p.d, fresh=True, lr=run.lr, **momentum(ctx))
+        copy = ctx.model(p.d, slot=1, lr=run.lr, **momentum(ctx))
         copy.set_params(w, b)
         copy.set_state(state)
         stop = WARMUP + 4
         _same_path(
             "restored copy", _steps(copy, run, WARMUP, stop), _steps(model, run, WARMUP, stop), run
         )
-        fresh = ctx.model(p.d, fresh=True, lr=run.lr, **momentum(ctx))
+        fresh = ctx.model(p.d, slot=2, lr=run.lr, **momentum(ctx))
         fresh.set_params(*model.get_params())
         model.set_state({})
         _same_path("after set_state({})", _steps(model, run, 0, 2), _steps(fresh, run, 0, 2), run)
@@ -168,8 +169,8 @@ def check_determinism(ctx: Context) -> None:
         return out + _steps(model, run, 0, WARMUP)
 
     def body(run: S.Run) -> None:
-        a = results(ctx.at(run.problem, fresh=True, lr=run.lr, **momentum(ctx)), run)
-        b = results(ctx.at(run.problem, fresh=True, lr=run.lr, **momentum(ctx)), run)
+        a = results(ctx.at(run.problem, lr=run.lr, **momentum(ctx)), run)
+        b = results(ctx.at(run.problem, slot=1, lr=run.lr, **momentum(ctx)), run)
         check_equal("gradients called twice", a[1], a[0], run)
         for k, (x, y) in enumerate(zip(a, b, strict=True)):
             check_equal(f"result {k} of two identical models", y, x, run)
@@ -201,7 +202,7 @@ def check_rejected_call(ctx: Context) -> None:
     parameters and momentum buffers unchanged, bit for bit; the next step is a twin's."""
 
     def body(run: S.Run) -> None:
-        model, twin = _warm(ctx, run), _warm(ctx, run)
+        model, twin = _warm(ctx, run), _warm(ctx, run, slot=1)
         before = state_bits(model)
         for name, call in _bad_calls(model, run.problem):
             try:

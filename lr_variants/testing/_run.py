@@ -75,10 +75,10 @@ class Context:
     Models are reused between examples (one per number of features and options, reset with
     ``set_params`` and ``set_state({})``, which the contract says make it a fresh model), so a
     variant that compiles per instance compiles a few times, not once per example. A check
-    that needs distinct models asks for ``fresh=True``; a failure is confirmed on fresh
-    models before it is reported."""
+    that compares models asks for distinct ``slot``\ s; a failure is confirmed on new models
+    before it is reported (and if new models pass where a reused one failed, reuse stops)."""
 
-    MAX_CACHED = 32
+    MAX_CACHED = 256
 
     def __init__(
         self,
@@ -98,15 +98,25 @@ class Context:
     def __repr__(self) -> str:
         return f"Context({self.name!r}, {self.impl!r}, {self.dtype!r}, {self.device!r})"
 
-    def model(self, n_features: int, *, fresh: bool = False, **options: Any) -> Model:
+    def model(
+        self, n_features: int, *, fresh: bool = False, slot: int = 0, **options: Any
+    ) -> Model:
         """A model of the variant (``lr_variants.create``) with ``options``: a new one, or the
-        one made before for these arguments, reset to a fresh model's state."""
-        key = (n_features, *sorted(options.items()))
+        one made before for these arguments, reset to a fresh model's state. Models of
+        different ``slot`` are distinct objects (a check comparing two models asks for two
+        slots); ``fresh``: always a new one."""
+        key = (slot, n_features, *sorted(options.items()))
         if self.reuse and not fresh:
             cached = self._models.get(key)
             if cached is not None:
-                cached.set_state({})
-                if not cached.get_state():
+                try:
+                    cached.set_state({})
+                    reset = not cached.get_state()
+                except KeyboardInterrupt:
+                    raise
+                except BaseException:  # the state checks report it; here, no reuse
+                    reset = False
+                if reset:
                     return cached
                 self.reuse = False  # set_state({}) kept a buffer: no reuse (state_roundtrip)
         made = create(
@@ -123,9 +133,9 @@ class Context:
             self._models[key] = made
         return made
 
-    def at(self, problem: Any, *, fresh: bool = False, **options: Any) -> Model:
+    def at(self, problem: Any, *, fresh: bool = False, slot: int = 0, **options: Any) -> Model:
         """A model with its parameters set to the problem's ``(w, b)``."""
-        model = self.model(problem.d, fresh=fresh, **options)
+        model = self.model(problem.d, fresh=fresh, slot=slot, **options)
         model.set_params(problem.w, problem.b)
         return model
 
