@@ -75,7 +75,7 @@ class Context:
     Models are reused between examples (one per number of features and options, reset with
     ``set_params`` and ``set_state({})``, which the contract says make it a fresh model), so a
     variant that compiles per instance compiles a few times, not once per example. A check
-    that compares models asks for distinct ``slot``\ s; a failure is confirmed on new models
+    that compares models asks for distinct slots; a failure is confirmed on new models
     before it is reported (and if new models pass where a reused one failed, reuse stops)."""
 
     MAX_CACHED = 256
