@@ -300,6 +300,14 @@ def test_one_block_per_root_cause_with_knock_on_failures_folded() -> None:
     assert report.to_dict()["root_causes"] == ["gradients/float64"]
 
 
+def test_failures_after_a_query_that_moves_the_model_follow_from_pure_queries() -> None:
+    """gradients() that moves the parameters also fails the checks that query one model
+    several times (saturation, weight_scale, determinism): one root cause, pure_queries."""
+    error = _failure(planted("gradients_mutate"), "report_mutating_query")
+    assert [r.name for r in error.report.root_causes] == ["pure_queries/float64"]
+    assert len(error.report.failed) >= 3
+
+
 def test_a_bad_signature_is_said_once() -> None:
     def three_arguments(w, b, X):
         return 0.0, w, b

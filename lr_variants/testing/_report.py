@@ -11,10 +11,13 @@ PASSED, FAILED, NOT_APPLICABLE, ERROR = "passed", "failed", "not applicable", "e
 
 # a failure of a check on the left is explained by a failure of one on the right (same dtype,
 # or float64), which it would follow from: the first failed one found is its root cause
+# (pure_queries last: the checks that query one model several times fail after a query that
+# changed it)
 EXPLAINED_BY: dict[str, tuple[str, ...]] = {
-    "saturation": ("loss", "gradients", "probabilities"),
-    "sample_weights": ("loss", "gradients"),
-    "weight_scale": ("sample_weights", "loss", "gradients"),
+    "saturation": ("loss", "gradients", "probabilities", "pure_queries"),
+    "sample_weights": ("loss", "gradients", "pure_queries"),
+    "weight_scale": ("sample_weights", "loss", "gradients", "pure_queries"),
+    "determinism": ("pure_queries",),
     "zero_weight_batch": ("sample_weights", "gradients", "sgd_plain"),
     "sgd_plain": ("gradients",),
     "sgd_momentum_undamped": ("sgd_plain", "gradients"),
