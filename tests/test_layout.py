@@ -156,3 +156,16 @@ def test_every_module_imports_only_modules_listed_below_it() -> None:
             if position[theirs] < position[mine]:
                 wrong.append(f"{module} imports {dep}, listed above it")
     assert wrong == []
+
+
+@pytest.mark.parametrize("module", ["lr_variants.sgd", "lr_variants.arrays"])
+def test_public_building_blocks_are_the_builtins_own_and_load_no_torch(module: str) -> None:
+    """The SGD rule and the backends plug-ins build on are the objects the built-in variants
+    use (one implementation), and importing them loads no torch."""
+    code = (
+        f"import sys, {module} as m, lr_variants._sgd as s, lr_variants._backends as b; "
+        "same = all(getattr(m, n) is getattr(s, n, getattr(b, n, None)) for n in m.__all__ "
+        "if n != 'Arrays'); print(same, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]

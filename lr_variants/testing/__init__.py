@@ -6,10 +6,16 @@
 >>> print(check_variant("mine"))                          # doctest: +SKIP
 
 :func:`check_variant` runs every check (:data:`CHECKS`) on a variant (any name
-``lr_variants.variants()`` lists) in each dtype, and raises :class:`ConformanceError` naming
-every failed check with its smallest failing input (Hypothesis shrinks it), the reference's
-value and the variant's; on success it returns a :class:`Report`. :func:`variant_checks` yields
-the same checks one by one for ``pytest.mark.parametrize``::
+``lr_variants.variants()`` lists) in each dtype, on inputs Hypothesis draws and then on a tier of
+edge cases that always runs (logits past every overflow threshold, up to 1,024 rows and 64
+features, feature scales from 1e-3 to 1e3: :mod:`lr_variants.testing.strategies`). It raises
+:class:`ConformanceError` with one block per root cause (the failed check, its smallest failing
+input, the reference's value and the variant's, hints computed from the numbers, and the
+failures it explains), and also when nothing could be run; on success it returns a
+:class:`Report`. Non-determinism, and a variant that raises or calls ``sys.exit``, are findings
+like any other. Options a variant does not implement are declared with ``unsupported=``
+(default: :func:`declared_unsupported`); the checks that need them are "not applicable".
+:func:`variant_checks` yields the same checks one by one for ``pytest.mark.parametrize``::
 
     @pytest.mark.parametrize("name, check", variant_checks("mine"))
     def test_conformance(name, check):
@@ -17,8 +23,8 @@ the same checks one by one for ``pytest.mark.parametrize``::
 
 The references are float64 formulas written in :mod:`lr_variants.testing.reference`, never
 another variant; the tolerances are rounding-error bounds derived in
-:mod:`lr_variants.testing.bounds`; the inputs come from :mod:`lr_variants.testing.strategies`
-(public, for writing your own properties). Needs Hypothesis: ``pip install 'lr_variants[test]'``.
+:mod:`lr_variants.testing.bounds`, growing with ``N``, ``D`` and the size of the terms. Needs
+Hypothesis: ``pip install 'lr_variants[test]'``.
 """
 
 from __future__ import annotations
@@ -31,16 +37,27 @@ except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     ) from None
 
 from lr_variants.testing import strategies
-from lr_variants.testing._checks import CHECKS, DEFAULT_MAX_EXAMPLES, check_variant, variant_checks
-from lr_variants.testing._run import CheckResult, ConformanceError, Report
+from lr_variants.testing._checks import (
+    CHECKS,
+    DEFAULT_MAX_EXAMPLES,
+    OPTIONS,
+    REQUIRES,
+    check_variant,
+    declared_unsupported,
+    variant_checks,
+)
+from lr_variants.testing._report import CheckResult, ConformanceError, Report
 
 __all__ = [
     "CHECKS",
     "DEFAULT_MAX_EXAMPLES",
+    "OPTIONS",
+    "REQUIRES",
     "CheckResult",
     "ConformanceError",
     "Report",
     "check_variant",
+    "declared_unsupported",
     "strategies",
     "variant_checks",
 ]

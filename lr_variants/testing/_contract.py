@@ -12,6 +12,7 @@ from lr_variants._model import Model
 from lr_variants.testing import reference as ref
 from lr_variants.testing import strategies as S
 from lr_variants.testing._run import (
+    CONTRACT,
     Context,
     Mismatch,
     check_close,
@@ -26,13 +27,26 @@ MOMENTUM: dict[str, Any] = {"momentum": 0.5, "dampening": 0.25}
 WARMUP = 3  # steps before the contract is examined, so that momentum buffers exist
 
 
-def _warm(ctx: Context, run: S.Run, **options: Any) -> Model:
-    """A model of ``run`` after :data:`WARMUP` steps with momentum (``options`` added)."""
+def momentum(ctx: Context) -> dict[str, Any]:
+    """:data:`MOMENTUM` without the options the variant declares unsupported."""
+    if "momentum" in ctx.unsupported:
+        return {}
+    return {k: v for k, v in MOMENTUM.items() if k not in ctx.unsupported}
+
+
+def _warm(ctx: Context, run: S.Run, slot: int = 0, **options: Any) -> Model:
+    """A model of ``run`` (in ``slot``: distinct from the others) after :data:`WARMUP` steps
+    with momentum (``options`` added)."""
     p = run.problem
-    model = ctx.at(p, lr=run.lr, **MOMENTUM, **options)
+    model = ctx.at(p, slot=slot, lr=run.lr, **momentum(ctx), **options)
     for idx in run.batches[:WARMUP]:
         model.step(p.X[idx], p.y[idx])
     return model
+
+
+def _edges(ctx: Context, steps: int) -> tuple[S.Edge, ...]:
+    """The edge-case tier's runs, ``steps`` long."""
+    return S.edge_runs(ctx.dtype, steps)
 
 
 def _steps(model: Model, run: S.Run, start: int, stop: int) -> list[np.ndarray]:
@@ -55,7 +69,7 @@ def check_pure_queries(ctx: Context) -> None:
 
     def body(run: S.Run) -> None:
         p = run.problem
-        model, twin = _warm(ctx, run), _warm(ctx, run)
+        model, twin = _warm(ctx, run), _warm(ctx, run, slot=1)
         before = state_bits(model)
         s = np.arange(1.0, p.n + 1.0)
         for name, query in (
@@ -72,7 +86,8 @@ def check_pure_queries(ctx: Context) -> None:
             "after queries", _steps(model, run, WARMUP, stop), _steps(twin, run, WARMUP, stop), run
         )
 
-    run_property(ctx, S.runs(ctx.dtype, steps=WARMUP + 3), body, fraction=0.3)
+    steps = WARMUP + 3
+    run_property(ctx, S.runs(ctx.dtype, steps=steps), body, fraction=0.3, edges=_edges(ctx, steps))
 
 
 def check_set_params_keeps_momentum(ctx: Context) -> None:
@@ -91,14 +106,14 @@ def check_set_params_keeps_momentum(ctx: Context) -> None:
         after = {k: v for k, v in state_bits(model).items() if k.startswith("momentum")}
         if sorted(after) != sorted(before):
             raise Mismatch(
-                f"set_params dropped momentum buffers {sorted(before)}\n    input: {run!r}"
+                f"set_params dropped momentum buffers {sorted(before)}", run, kind=CONTRACT
             )
         for key in before:
             check_equal(f"set_params: {key}", after[key], before[key], run)
         idx = run.batches[WARMUP]
         model.step(p.X[idx], p.y[idx])
         gw, gb = ref.gradients(p.X[idx], p.y[idx], w2, b2)
-        rule = ref.SGDRule(run.lr, **MOMENTUM)
+        rule = ref.SGDRule(run.lr, **momentum(ctx))
         bufs: list[np.ndarray | None] = [state["momentum_w"], state["momentum_b"]]
         expected, dirs, _ = ref.sgd_step(rule, [w2, np.array(b2)], [gw, np.array(gb)], bufs)
         tw, tb = vs_reference(gradient_error, p.X[idx], p.y[idx], w2, b2, dtype=p.dtype)
@@ -111,7 +126,8 @@ def check_set_params_keeps_momentum(ctx: Context) -> None:
             "(w, b) after set_params and a step", np.append(*model.get_params()), theta, tol, run
         )
 
-    run_property(ctx, S.runs(ctx.dtype, steps=WARMUP + 1), body, fraction=0.3)
+    steps = WARMUP + 1
+    run_property(ctx, S.runs(ctx.dtype, steps=steps), body, fraction=0.3, edges=_edges(ctx, steps))
 
 
 def check_state_roundtrip(ctx: Context) -> None:
@@ -124,19 +140,20 @@ def check_state_roundtrip(ctx: Context) -> None:
         model = _warm(ctx, run)
         w, b = model.get_params()
         state = model.get_state()
-        copy = ctx.model(p.d, lr=run.lr, **MOMENTUM)
+        copy = ctx.model(p.d, slot=1, lr=run.lr, **momentum(ctx))
         copy.set_params(w, b)
         copy.set_state(state)
         stop = WARMUP + 4
         _same_path(
             "restored copy", _steps(copy, run, WARMUP, stop), _steps(model, run, WARMUP, stop), run
         )
-        fresh = ctx.model(p.d, lr=run.lr, **MOMENTUM)
+        fresh = ctx.model(p.d, slot=2, lr=run.lr, **momentum(ctx))
         fresh.set_params(*model.get_params())
         model.set_state({})
         _same_path("after set_state({})", _steps(model, run, 0, 2), _steps(fresh, run, 0, 2), run)
 
-    run_property(ctx, S.runs(ctx.dtype, steps=WARMUP + 4), body, fraction=0.3)
+    steps = WARMUP + 4
+    run_property(ctx, S.runs(ctx.dtype, steps=steps), body, fraction=0.3, edges=_edges(ctx, steps))
 
 
 def check_determinism(ctx: Context) -> None:
@@ -152,13 +169,15 @@ def check_determinism(ctx: Context) -> None:
         return out + _steps(model, run, 0, WARMUP)
 
     def body(run: S.Run) -> None:
-        a = results(ctx.at(run.problem, lr=run.lr, **MOMENTUM), run)
-        b = results(ctx.at(run.problem, lr=run.lr, **MOMENTUM), run)
+        a = results(ctx.at(run.problem, lr=run.lr, **momentum(ctx)), run)
+        b = results(ctx.at(run.problem, slot=1, lr=run.lr, **momentum(ctx)), run)
         check_equal("gradients called twice", a[1], a[0], run)
         for k, (x, y) in enumerate(zip(a, b, strict=True)):
             check_equal(f"result {k} of two identical models", y, x, run)
 
-    run_property(ctx, S.runs(ctx.dtype, steps=WARMUP), body, fraction=0.3)
+    run_property(
+        ctx, S.runs(ctx.dtype, steps=WARMUP), body, fraction=0.3, edges=_edges(ctx, WARMUP)
+    )
 
 
 def _bad_calls(model: Model, p: S.Problem) -> list[tuple[str, Callable[[], Any]]]:
@@ -183,7 +202,7 @@ def check_rejected_call(ctx: Context) -> None:
     parameters and momentum buffers unchanged, bit for bit; the next step is a twin's."""
 
     def body(run: S.Run) -> None:
-        model, twin = _warm(ctx, run), _warm(ctx, run)
+        model, twin = _warm(ctx, run), _warm(ctx, run, slot=1)
         before = state_bits(model)
         for name, call in _bad_calls(model, run.problem):
             try:
@@ -191,7 +210,7 @@ def check_rejected_call(ctx: Context) -> None:
             except (ValueError, TypeError):
                 pass
             else:
-                raise Mismatch(f"{name} was accepted; expected ValueError\n    input: {run!r}")
+                raise Mismatch(f"{name} was accepted; expected ValueError", run, kind=CONTRACT)
             check_same_state(f"after rejected {name}", model, before, run)
         stop = WARMUP + 2
         _same_path(
@@ -206,4 +225,5 @@ def check_rejected_call(ctx: Context) -> None:
         S.runs(ctx.dtype, steps=WARMUP + 2).filter(lambda r: r.problem.n >= 2),
         body,
         fraction=0.2,
+        edges=_edges(ctx, WARMUP + 2),
     )

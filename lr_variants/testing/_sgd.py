@@ -3,6 +3,7 @@ float64 rule of :mod:`lr_variants.testing.reference`, and a zero-weight batch in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -63,14 +64,79 @@ def reference_run(
     return np.array(path), tol
 
 
-def _check_path(got: list[F64], expected: F64, tol: F64, what: str, case: object) -> None:
+def _check_path(
+    got: list[F64], expected: F64, tol: F64, what: str, case: object, first: int = 1
+) -> None:
     for k, (g, e, t) in enumerate(zip(got, expected, tol, strict=True)):
         dist = float(np.linalg.norm(g - e))
         if not dist <= t:
-            raise Mismatch(
-                f"{what}: after step {k + 1}, (w, b) reference {e.tolist()!r}, variant "
-                f"{g.tolist()!r}; distance {dist:.3g} > tolerance {t:.3g}\n    input: {case!r}"
+            step = k + first
+            hint = (
+                "the first step already differs"
+                if step == 1
+                else f"steps 1 to {step - 1} agree and step {step} does not: something carried "
+                "from step to step (a momentum buffer, a stale or accumulated gradient)"
             )
+            shown_e, shown_g = _short(e), _short(g)
+            raise Mismatch(
+                f"{what}: after step {step}, (w, b) reference {shown_e}, variant {shown_g}; "
+                f"distance {dist:.3g} > tolerance {t:.3g}",
+                case,
+                quantity="(w, b)",
+                hints=[hint] if len(got) > 1 or step > 1 else [],
+            )
+
+
+def _short(v: F64) -> str:
+    """A parameter vector, its first 8 values and the bias when it is long."""
+    values = v.tolist()
+    if len(values) <= 9:
+        return repr(values)
+    return f"[{', '.join(map(repr, values[:8]))}, ... ({len(v) - 1} weights), {values[-1]!r}]"
+
+
+def describe(rule: SGDRule) -> str:
+    """``SGD(lr=..., momentum=...)`` with the options that differ from their defaults."""
+    default = SGDRule()
+    changed = [
+        f"{f.name}={getattr(rule, f.name)!r}"
+        for f in dataclasses.fields(rule)
+        if f.name == "lr" or getattr(rule, f.name) != getattr(default, f.name)
+    ]
+    return f"SGD({', '.join(changed)})"
+
+
+def run_probes(run: S.Run) -> list[tuple[str, S.Run]]:
+    """Smaller versions of a failing run, each with the hint that holds if it passes."""
+    p, steps = run.problem, len(run.batches)
+    out = []
+    if run.batch_size > 32:
+        out.append(
+            (
+                f"fails only with batches of more than 32 rows: the same run in batches of 32 "
+                f"passes (this one: {run.batch_size})",
+                S.make_run(p, 32, steps, run.seed),
+            )
+        )
+    if p.d > 8:
+        out.append(
+            (
+                f"fails only with more than 8 features: the same run on the first 8 of {p.d} "
+                "passes",
+                S.make_run(p.features(8), run.batch_size, steps, run.seed),
+            )
+        )
+    x_max = float(np.max(np.abs(p.X)))
+    if x_max > 2.0 or 0.0 < x_max < 0.5:
+        k = 2.0 ** -math.ceil(math.log2(x_max))
+        out.append(
+            (
+                f"fails only at {'large' if x_max > 1 else 'small'} feature scales (|x| up to "
+                f"{x_max:.3g}): the same run with the features rescaled to |x| <= 1 passes",
+                S.make_run(p.scaled(k), run.batch_size, steps, run.seed),
+            )
+        )
+    return out
 
 
 def _sgd_check(rule_for: Callable[[float], SGDRule], doc: str) -> Callable[[Context], None]:
@@ -84,9 +150,16 @@ def _sgd_check(rule_for: Callable[[float], SGDRule], doc: str) -> Callable[[Cont
                 model.step(p.X[idx], p.y[idx])
                 got.append(np.append(*model.get_params()))
             expected, tol = reference_run(p, rule, run.batches)
-            _check_path(got, expected, tol, f"SGD {rule}", run)
+            _check_path(got, expected, tol, describe(rule), run)
 
-        run_property(ctx, S.runs(ctx.dtype), body, fraction=0.4)
+        run_property(
+            ctx,
+            S.runs(ctx.dtype),
+            body,
+            fraction=0.4,
+            edges=S.edge_runs(ctx.dtype),
+            probes=run_probes,
+        )
 
     check.__doc__ = doc
     return check
@@ -97,6 +170,11 @@ _TRAJECTORY = (
     ":func:`lr_variants.testing.bounds.trajectory_error` of the float64 rule."
 )
 check_sgd_plain = _sgd_check(lambda lr: SGDRule(lr), "Plain SGD, p <- p - lr g." + _TRAJECTORY)
+check_sgd_momentum_undamped = _sgd_check(
+    lambda lr: SGDRule(lr, momentum=0.9),
+    "Momentum 0.9 without dampening (torch's default): the first buffer is the gradient"
+    " itself, then buf <- m buf + g." + _TRAJECTORY,
+)
 check_sgd_momentum = _sgd_check(
     lambda lr: SGDRule(lr, momentum=0.5, dampening=0.25),
     "Momentum 0.5 with dampening 0.25: the first buffer is the gradient itself (not"
@@ -123,7 +201,7 @@ check_sgd_maximize = _sgd_check(
 
 @st.composite
 def _zero_batch_runs(draw: st.DrawFn, dtype: str) -> tuple[S.Problem, int, int, int, F64]:
-    p = draw(S.problems(dtype, max_n=16, max_d=4, max_logit=5.0).filter(lambda q: q.n >= 2))
+    p = draw(S.problems(dtype, max_n=256, max_d=16, max_logit=5.0).filter(lambda q: q.n >= 2))
     size = draw(st.integers(1, p.n - 1))
     zero = draw(st.integers(0, (p.n - 1) // size))
     s = draw(S.integer_weights(p.n).map(lambda a: a + 1.0))
@@ -148,10 +226,12 @@ def check_zero_weight_batch(ctx: Context) -> None:
         if not np.all(losses == 0.0):
             raise Mismatch(
                 f"the all-zero-weight batch {zero + 1} had loss {losses.tolist()!r} in train's "
-                f"epochs, expected exactly 0\n    input: {shown!r}"
+                "epochs, expected exactly 0",
+                shown,
             )
         slices = [np.arange(i, min(i + size, p.n)) for i in range(0, p.n, size)] * epochs
         expected, tol = reference_run(p, SGDRule(lr), slices, [s[i] for i in slices])
-        _check_path([np.append(*model.get_params())], expected[-1:], tol[-1:], "train", shown)
+        final = [np.append(*model.get_params())]
+        _check_path(final, expected[-1:], tol[-1:], "train", shown, first=len(slices))
 
     run_property(ctx, _zero_batch_runs(ctx.dtype), body, fraction=0.4)

@@ -1,18 +1,27 @@
-"""Hypothesis strategies for logistic-regression problems and SGD runs, public for writing
-your own properties.
+"""Hypothesis strategies for logistic-regression problems and SGD runs, and the kit's table of
+edge cases; public for writing your own properties.
 
 Every value a strategy draws is exactly representable in its ``dtype``, so a model of that
 dtype stores it unchanged and the float64 references see exactly what the model sees. A
-:class:`Problem`'s ``repr`` is exact and executable (``make_problem(...)``), so the smallest
-failing input Hypothesis finds can be pasted into a test.
+:class:`Problem`'s ``repr`` is exact and executable: ``make_problem(...)`` with every value for a
+small problem, :func:`gaussian_problem` ``(...)`` (the seed that regenerates it) for a large one,
+so the smallest failing input can be pasted into a test.
 
-- :func:`problems`: ``N`` in ``1..max_n`` rows, ``D`` in ``1..max_d``, ``|x| <= 1``, and ``w``,
-  ``b`` scaled so that ``|z| <= max_logit``, drawn from ``0`` (``z = 0``), ``1``, ``10`` and the
-  dtype's :data:`LOGIT_LIMIT` (far into saturation: ``exp(700)`` is near float64's largest value,
-  ``exp(88)`` near float32's).
-- :func:`saturated_problems`: every row at ``|z|`` between half the limit and the limit.
-- :func:`integer_weights`, :func:`positive_weights`: sample weights.
-- :func:`runs`: SGD runs of :data:`RUN_STEPS` steps with ``lr L <= 1/16``.
+- :func:`problems`: ``N`` rows from :data:`N_SIZES` (1 to 1,024, odd sizes included), ``D``
+  features from :data:`D_SIZES` (1 to 64), features of scale 1e-3, 1 or 1e3 (or all three in one
+  matrix, :data:`X_SCALES`), and ``w``, ``b`` scaled so that the largest ``|z|`` is one of
+  :func:`logit_scales`: 0, 1, 10, the dtype's :data:`LOGIT_LIMIT` (just below ``exp``'s
+  overflow), past that overflow (1e3, 1e4) and :data:`HUGE_LOGIT` (within a factor ``2^14`` of
+  the largest finite value: ``N |z|`` stays finite).
+- :func:`saturated_problems`: every row at ``|z|`` between half the limit and
+  :data:`HUGE_LOGIT`.
+- :func:`integer_weights`, :func:`positive_weights`: sample weights;
+  :func:`weighted_problems`: a problem with its weights (:class:`Weighted`).
+- :func:`runs`: SGD runs of :data:`RUN_STEPS` steps with ``lr L <= 1/16``, on up to 1,024 rows
+  in batches of up to all of them.
+- :func:`edge_problems`, :func:`edge_weighted`, :func:`edge_runs`: the edge-case tier, named
+  inputs every check runs on top of the drawn ones: every overflow threshold, the largest
+  shapes and scales, each alone and together (:class:`Edge`).
 """
 
 from __future__ import annotations
@@ -28,9 +37,27 @@ from hypothesis import strategies as st
 from lr_variants._validate import F64
 from lr_variants.testing.bounds import smoothness
 
+# just below exp's overflow (log of the largest finite value: 709.78 in float64, 88.72 in
+# float32): the largest |z| at which exp(z) itself is finite
 LOGIT_LIMIT: dict[str, float] = {"float64": 700.0, "float32": 88.0}
-MAX_N = 32
-MAX_D = 8
+EXP_OVERFLOW: dict[str, float] = {
+    dt: float(np.log(np.finfo(dt).max, dtype=np.float64)) for dt in ("float64", "float32")
+}
+# the largest |z| drawn: 2^14 below the largest finite value (2^1024, 2^128), so that the sum of
+# N <= 1,024 per-row losses (each about |z|) is finite in the dtype, and the reference too
+HUGE_LOGIT: dict[str, float] = {"float64": 2.0**1010, "float32": 2.0**114}
+# the sizes drawn (in this order of simplicity, for shrinking): odd ones and both sides of the
+# powers of two where blocked code changes path; few of them, so that code compiled per shape
+# (a jitted function) compiles a few dozen times, not once per example
+N_SIZES: tuple[int, ...] = (1, 2, 3, 5, 8, 32, 33, 64, 127, 1023, 1024)
+D_SIZES: tuple[int, ...] = (1, 2, 3, 8, 9, 16, 64)
+MAX_N = N_SIZES[-1]
+MAX_D = D_SIZES[-1]
+# the scale of the features: one scale for all columns, or "columns": column j at
+# 1e-3, 1, 1e3, 1e-3, ... (unscaled data, as in the wild)
+X_SCALES: tuple[float | str, ...] = (1.0, 1e-3, 1e3, "columns")
+# a problem of at most this many values may be filled by Hypothesis's own array strategy
+HYPOTHESIS_FILL_MAX = 64
 RUN_STEPS = 40
 
 
@@ -40,15 +67,23 @@ def rounded(a: Any, dtype: str) -> F64:
     return out
 
 
+def logit_scales(dtype: str) -> tuple[float, ...]:
+    """The largest ``|z|`` a drawn problem has, simplest first: 0 (``z = 0``), 1, 10, the dtype's
+    :data:`LOGIT_LIMIT`, past ``exp``'s overflow (1e3, 1e4) and :data:`HUGE_LOGIT`."""
+    return (0.0, 1.0, 10.0, LOGIT_LIMIT[dtype], 1e3, 1e4, HUGE_LOGIT[dtype])
+
+
 @dataclass(eq=False)
 class Problem:
-    """One logistic-regression problem; every value is representable in ``dtype``."""
+    """One logistic-regression problem; every value is representable in ``dtype``.
+    ``recipe``: the call that regenerates it, for a problem too large to print."""
 
     X: F64  # (N, D)
     y: F64  # (N,) of 0.0 / 1.0
     w: F64  # (D,)
     b: float
     dtype: str
+    recipe: str = field(default="", repr=False)
 
     @property
     def n(self) -> int:
@@ -58,7 +93,15 @@ class Problem:
     def d(self) -> int:
         return int(self.X.shape[1])
 
+    @property
+    def z(self) -> F64:
+        """The logits ``X w + b`` in float64."""
+        out: F64 = self.X @ self.w + self.b
+        return out
+
     def __repr__(self) -> str:
+        if self.recipe and self.X.size > 16:
+            return self.recipe
         # exact and executable: tolist() gives floats whose repr round-trips
         return (
             f"make_problem(X={self.X.tolist()!r}, y={self.y.tolist()!r}, "
@@ -68,6 +111,31 @@ class Problem:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
 
+    def rows(self, k: int) -> Problem:
+        """The first ``k`` rows (same parameters)."""
+        return Problem(self.X[:k], self.y[:k], self.w, self.b, self.dtype, _sliced(self, k, None))
+
+    def features(self, k: int) -> Problem:
+        """The first ``k`` features (and their weights)."""
+        return Problem(
+            self.X[:, :k], self.y, self.w[:k], self.b, self.dtype, _sliced(self, None, k)
+        )
+
+    def scaled(self, x_factor: float, logit_factor: float = 1.0) -> Problem:
+        """``X`` times ``x_factor`` and ``w`` divided by it (the logits unchanged), then the
+        logits times ``logit_factor``; factors that are powers of two keep every value exact."""
+        w = rounded(self.w / x_factor * logit_factor, self.dtype)
+        b = float(rounded(self.b * logit_factor, self.dtype))
+        return Problem(rounded(self.X * x_factor, self.dtype), self.y, w, b, self.dtype)
+
+
+def _sliced(p: Problem, rows: int | None, features: int | None) -> str:
+    if not p.recipe:
+        return ""
+    r = "" if rows is None else f".rows({rows})"
+    f = "" if features is None else f".features({features})"
+    return f"{p.recipe}{r}{f}"
+
 
 def make_problem(X: Any, y: Any, w: Any, b: float, dtype: str) -> Problem:
     """A :class:`Problem` from plain values, rounded once to ``dtype``."""
@@ -76,12 +144,66 @@ def make_problem(X: Any, y: Any, w: Any, b: float, dtype: str) -> Problem:
     return Problem(Xa, ya, rounded(w, dtype), float(rounded(b, dtype)), dtype)
 
 
+def column_scales(d: int, x_scale: float | str) -> F64:
+    """The scale of each of ``d`` columns: ``x_scale`` for all, or for ``"columns"`` column
+    ``j`` at ``1e-3``, ``1``, ``1e3``, ``1e-3``, ... (features left unscaled)."""
+    if x_scale == "columns":
+        return np.array([(1e-3, 1.0, 1e3)[j % 3] for j in range(d)])
+    return np.full(d, float(x_scale))
+
+
+def gaussian_problem(
+    n: int,
+    d: int,
+    seed: int,
+    *,
+    x_scale: float | str = 1.0,
+    logit: float = 10.0,
+    labels: str = "mixed",
+    dtype: str = "float64",
+) -> Problem:
+    """A dense problem from ``np.random.default_rng(seed)``: column ``j`` of ``X`` Gaussian with
+    standard deviation half its scale (:func:`column_scales`), clipped to the scale; ``w`` and
+    ``b`` Gaussian, then scaled so that the largest ``|z|`` is ``logit`` (less where the terms
+    of ``X w + b`` cancel by more than a factor 16; past ``logit = 1e4``, each column of ``X``
+    is multiplied by a power of two that balances its largest ``|x|`` with its ``|w|``, so
+    ``|x|^2`` and ``|w|^2`` stay finite); labels ``"zeros"``,
+    ``"ones"`` or ``"mixed"`` (fair coins). Every value rounded to ``dtype``."""
+    rng = np.random.default_rng(seed)
+    scales = column_scales(d, x_scale)
+    X = rounded(np.clip(rng.standard_normal((n, d)) * scales / 2, -scales, scales), dtype)
+    w_raw, b_raw = rng.standard_normal(d) / scales, float(rng.standard_normal())
+    y = {"zeros": np.zeros(n), "ones": np.ones(n)}.get(labels)
+    if y is None:
+        y = (rng.random(n) < 0.5).astype(np.float64)
+    # the largest |z| is logit, unless the terms cancel so much that |x|.|w| + |b| would exceed
+    # 16 logit (a dtype's product could overflow where the sum would not): then it is less
+    S = np.abs(X) @ np.abs(w_raw) + abs(b_raw)
+    z_max = max(float(np.max(np.abs(X @ w_raw + b_raw))), float(np.max(S)) / 16)
+    c = 0.0 if logit == 0.0 or z_max == 0.0 else logit / z_max
+    # past 1e4, each column of X takes a power of two that balances its largest |x| with its
+    # |w|, so that |z| is huge while |x|^2 and |w|^2 stay finite (unscaled data, large weights)
+    k = np.ones(d)
+    if logit > 1e4 and c > 0.0:
+        for j in range(d):
+            x_j, w_j = float(np.max(np.abs(X[:, j]))), abs(float(w_raw[j]))
+            if x_j > 0.0 and w_j > 0.0:
+                log_ratio = math.log2(w_j) + math.log2(c) - math.log2(x_j)
+                k[j] = 2.0 ** math.floor(max(log_ratio, 0.0) / 2)
+    X = rounded(X * k, dtype)
+    w, b = rounded(w_raw * (c / k), dtype), float(rounded(b_raw * c, dtype))
+    recipe = (
+        f"gaussian_problem({n}, {d}, seed={seed}, x_scale={x_scale!r}, logit={logit!r}, "
+        f"labels={labels!r}, dtype={dtype!r})"
+    )
+    return Problem(X, y, w, b, dtype, recipe)
+
+
 def _floats(bound: float, dtype: str) -> st.SearchStrategy[float]:
     """Finite floats in ``[-bound, bound]`` representable in ``dtype`` (bound rounded down)."""
     if dtype == "float32":
         b32 = np.float32(bound)
         bound = float(b32 if b32 <= bound else np.nextafter(b32, np.float32(0.0)))
-    if dtype == "float32":
         return st.floats(-bound, bound, width=32, allow_nan=False, allow_infinity=False)
     return st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
 
@@ -114,6 +236,10 @@ def labels(n: int) -> st.SearchStrategy[F64]:
     )
 
 
+def _sizes(sizes: tuple[int, ...], most: int) -> st.SearchStrategy[int]:
+    return st.sampled_from([s for s in sizes if s <= most] or [1])
+
+
 @st.composite
 def problems(
     draw: st.DrawFn,
@@ -122,46 +248,147 @@ def problems(
     max_n: int = MAX_N,
     max_d: int = MAX_D,
     max_logit: float | None = None,
+    x_scales: tuple[float | str, ...] = X_SCALES,
 ) -> Problem:
-    """A :class:`Problem` with ``|x| <= 1`` and ``|z| <= max_logit`` (default: the dtype's
-    :data:`LOGIT_LIMIT`): ``|w_j|, |b| <= scale / (D + 1)`` for a drawn logit scale."""
-    limit = LOGIT_LIMIT[dtype] if max_logit is None else max_logit
-    n = draw(st.integers(1, max_n))
-    d = draw(st.integers(1, max_d))
-    X = draw(matrices((n, d), 1.0, dtype))
+    """A :class:`Problem` of ``N`` rows (:data:`N_SIZES` up to ``max_n``) and ``D`` features
+    (:data:`D_SIZES` up to ``max_d``), features of a scale from ``x_scales`` and a largest
+    ``|z|`` from :func:`logit_scales` (at most ``max_logit``, default: all of them).
+
+    Small problems (at most :data:`HYPOTHESIS_FILL_MAX` values, ``|z|`` up to 1e4) are either
+    filled by Hypothesis (``|w_j| <= logit / ((D + 1) scale_j)``, so ``|z| <= logit``) or
+    :func:`gaussian_problem`; the others are :func:`gaussian_problem` (a seed, not 65,536 drawn
+    values)."""
+    n = draw(_sizes(N_SIZES, max_n))
+    d = draw(_sizes(D_SIZES, max_d))
+    x_scale = draw(st.sampled_from(x_scales))
+    scales = [s for s in logit_scales(dtype) if max_logit is None or s <= max_logit]
+    logit = draw(st.sampled_from(scales or [0.0]))
+    if n * d > HYPOTHESIS_FILL_MAX or logit > 1e4 or draw(st.booleans()):
+        seed = draw(st.integers(0, 2**32 - 1))
+        kind = draw(st.sampled_from(("mixed", "zeros", "ones")))
+        return gaussian_problem(n, d, seed, x_scale=x_scale, logit=logit, labels=kind, dtype=dtype)
+    cols = column_scales(d, x_scale)
+    X = np.column_stack([draw(matrices((n,), float(c), dtype)) for c in cols])
     y = draw(labels(n))
-    scale = draw(st.sampled_from([s for s in (0.0, 1.0, 10.0, limit) if s <= limit]))
-    w = draw(matrices((d,), scale / (d + 1), dtype))
-    b = 0.0 if scale == 0.0 else draw(_floats(scale / (d + 1), dtype))
+    w = np.array([draw(_floats(logit / ((d + 1) * c), dtype)) if logit else 0.0 for c in cols])
+    b = 0.0 if logit == 0.0 else draw(_floats(logit / (d + 1), dtype))
     return Problem(X, y, w, float(b), dtype)
+
+
+def saturated(n: int, d: int, t: float, y: Any, dtype: str, x: float | None = None) -> Problem:
+    """Every row's logit is ``+t`` or ``-t`` (alternating): ``X`` holds ``+-x`` in its first
+    column and zeros elsewhere, ``w = (t / x, 0, ...)``, ``b = 0``; labels ``y``. By default
+    ``x`` is 1, or past ``t = 1e4`` a power of two near ``sqrt(t)`` (no ``|w|^2`` overflows)."""
+    if x is None:
+        x = 2.0 ** math.floor(math.log2(t) / 2) if t > 1e4 else 1.0
+    X = np.zeros((n, d))
+    X[:, 0] = np.where(np.arange(n) % 2 == 0, x, -x)
+    w = np.zeros(d)
+    w[0] = t / x
+    return make_problem(X, np.broadcast_to(np.asarray(y, np.float64), (n,)), w, 0.0, dtype)
 
 
 @st.composite
 def saturated_problems(draw: st.DrawFn, dtype: str = "float64") -> Problem:
-    """Every row's logit is ``+t`` or ``-t`` for one ``t`` in ``[limit / 2, limit]`` (the
-    dtype's :data:`LOGIT_LIMIT`): ``X`` holds ``+-1`` in its first column and zeros elsewhere,
-    ``w = (t, 0, ...)``, ``b = 0``; labels of either sign."""
+    """Every row's logit is ``+t`` or ``-t`` for one ``t`` from half the dtype's
+    :data:`LOGIT_LIMIT` to :data:`HUGE_LOGIT` (just below and past ``exp``'s overflow, and near
+    the largest finite values): ``X`` holds ``+-x`` in its first column and zeros elsewhere,
+    ``w = (t / x, 0, ...)``, ``b = 0`` (``x`` as in :func:`saturated`); labels of either
+    sign."""
     limit = LOGIT_LIMIT[dtype]
-    n = draw(st.integers(1, 8))
+    n = draw(_sizes(N_SIZES, 64))
     d = draw(st.integers(1, 3))
-    t = float(rounded(draw(st.floats(limit / 2, limit)), dtype))
+    t = draw(
+        st.one_of(
+            st.floats(limit / 2, limit),
+            st.floats(EXP_OVERFLOW[dtype], 1e4),
+            st.sampled_from([1e5, 1e10, HUGE_LOGIT[dtype]]),
+        )
+    )
+    x = 2.0 ** math.floor(math.log2(t) / 2) if t > 1e4 else 1.0
     X = np.zeros((n, d))
-    X[:, 0] = draw(hnp.arrays(np.bool_, n)).astype(np.float64) * 2 - 1
+    X[:, 0] = (draw(hnp.arrays(np.bool_, n)).astype(np.float64) * 2 - 1) * x
     w = np.zeros(d)
-    w[0] = t
+    w[0] = float(rounded(t / x, dtype))
     return Problem(X, draw(labels(n)), w, 0.0, dtype)
+
+
+def seeded_weights(n: int, seed: int, kind: str = "integer") -> F64:
+    """``n`` sample weights from ``np.random.default_rng(seed)``: ``"integer"`` ones in
+    ``0..4`` (at least one positive) or ``"positive"`` ones in ``[1/64, 64]`` (float32
+    values)."""
+    rng = np.random.default_rng(seed)
+    if kind == "integer":
+        s = rng.integers(0, 5, n).astype(np.float64)
+        s[seed % n] = max(s[seed % n], 1.0)  # at least one positive
+        return s
+    return rounded(2.0 ** rng.uniform(-6.0, 6.0, n), "float32")
+
+
+@dataclass(eq=False)
+class Weighted:
+    """A problem with sample weights ``s`` (one per row); ``recipe`` regenerates long ones."""
+
+    problem: Problem
+    s: F64
+    recipe: str = field(default="", repr=False)
+
+    def __repr__(self) -> str:
+        s = self.recipe if self.recipe and len(self.s) > 16 else repr(self.s.tolist())
+        return f"Weighted({self.problem!r}, s={s})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+    def rows(self, k: int) -> Weighted:
+        """The first ``k`` rows and their weights."""
+        return Weighted(self.problem.rows(k), self.s[:k], self.recipe and f"{self.recipe}[:{k}]")
+
+    def with_problem(self, p: Problem) -> Weighted:
+        """The same weights on ``p`` (as many rows)."""
+        return Weighted(p, self.s, self.recipe)
+
+
+def weighted(p: Problem, s: F64, recipe: str = "") -> Weighted:
+    """``p`` with weights ``s`` (as float64)."""
+    return Weighted(p, np.asarray(s, np.float64), recipe)
+
+
+@st.composite
+def _seeded(draw: st.DrawFn, n: int, kind: str) -> tuple[F64, str]:
+    seed = draw(st.integers(0, 2**32 - 1))
+    return seeded_weights(n, seed, kind), f"seeded_weights({n}, seed={seed}, kind={kind!r})"
+
+
+def _weights_of(n: int, kind: str) -> st.SearchStrategy[tuple[F64, str]]:
+    """Weights and the recipe that regenerates them (``""`` for drawn values)."""
+    if n > HYPOTHESIS_FILL_MAX:
+        return _seeded(n, kind)
+    if kind == "integer":
+        ints = hnp.arrays(np.int64, n, elements=st.integers(0, 4))
+        arrays = ints.filter(lambda a: bool(a.any())).map(lambda a: a.astype(np.float64))
+    else:
+        arrays = hnp.arrays(np.float64, n, elements=st.floats(1 / 64, 64.0, width=32))
+    return arrays.map(lambda a: (a, ""))
 
 
 def integer_weights(n: int) -> st.SearchStrategy[F64]:
     """``n`` integer sample weights in ``0..4``, at least one positive."""
-    ints = hnp.arrays(np.int64, n, elements=st.integers(0, 4))
-    return ints.filter(lambda a: bool(a.any())).map(lambda a: a.astype(np.float64))
+    return _weights_of(n, "integer").map(lambda w: w[0])
 
 
 def positive_weights(n: int) -> st.SearchStrategy[F64]:
     """``n`` sample weights in ``[1/64, 64]`` (float32 values)."""
-    elements = st.floats(1 / 64, 64.0, width=32)
-    return hnp.arrays(np.float64, n, elements=elements)
+    return _weights_of(n, "positive").map(lambda w: w[0])
+
+
+@st.composite
+def weighted_problems(draw: st.DrawFn, dtype: str = "float64", kind: str = "integer") -> Weighted:
+    """A :func:`problems` problem with :func:`integer_weights` (``kind="integer"``) or
+    :func:`positive_weights` (``"positive"``)."""
+    p = draw(problems(dtype))
+    s, recipe = draw(_weights_of(p.n, kind))
+    return Weighted(p, s, recipe)
 
 
 @dataclass(eq=False)
@@ -196,13 +423,116 @@ def batch_indices(n: int, batch_size: int, steps: int, seed: int) -> list[np.nda
     return out[:steps]
 
 
+def run_lr(X: F64) -> float:
+    """The largest power of two with ``lr L <= 1/16`` (``L``:
+    :func:`lr_variants.testing.bounds.smoothness`)."""
+    return 2.0 ** math.floor(math.log2(1.0 / (16.0 * smoothness(X))))
+
+
+def make_run(problem: Problem, batch_size: int, steps: int = RUN_STEPS, seed: int = 0) -> Run:
+    """An SGD run of ``steps`` steps on ``problem`` with :func:`run_lr`."""
+    batches = batch_indices(problem.n, batch_size, steps, seed)
+    return Run(problem, run_lr(problem.X), batches, batch_size, seed)
+
+
 @st.composite
 def runs(draw: st.DrawFn, dtype: str = "float64", *, steps: int = RUN_STEPS) -> Run:
-    """An SGD run of ``steps`` steps on a problem with ``|x| <= 1``, ``|w|, |b| <= 1``, ``N``
-    in ``1..16``, ``D`` in ``1..4``; ``lr`` the largest power of two with ``lr L <= 1/16``
-    (``L``: :func:`lr_variants.testing.bounds.smoothness`)."""
-    problem = draw(problems(dtype, max_n=16, max_d=4, max_logit=float(4 + 1)))
-    lr = 2.0 ** math.floor(math.log2(1.0 / (16.0 * smoothness(problem.X))))
-    batch_size = draw(st.integers(1, problem.n))
-    seed = draw(st.integers(0, 2**16))
-    return Run(problem, lr, batch_indices(problem.n, batch_size, steps, seed), batch_size, seed)
+    """An SGD run of ``steps`` steps on a problem of up to 1,024 rows and 64 features at any
+    feature scale with ``|z| <= 10`` (so ``|w|, |b|`` stay moderate); batches of a size from
+    :data:`N_SIZES` up to ``N`` (or all ``N``); ``lr`` from :func:`run_lr`."""
+    problem = draw(problems(dtype, max_logit=10.0))
+    size = draw(st.sampled_from(sorted({s for s in N_SIZES if s < problem.n} | {problem.n})))
+    return make_run(problem, size, steps, draw(st.integers(0, 2**16)))
+
+
+# ======================================================================= the edge-case tier
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A named input of the edge-case tier: ``name`` says what it exercises, ``case`` is what a
+    check's property receives (a :class:`Problem`, a ``(Problem, weights)`` pair or a
+    :class:`Run`)."""
+
+    name: str
+    case: Any
+
+    def __repr__(self) -> str:
+        return f"edge case {self.name!r}: {self.case!r}"
+
+
+def edge_problems(dtype: str) -> tuple[Edge, ...]:
+    """The problems every value check runs besides the drawn ones, smallest first within each
+    family: the simplest inputs, every overflow threshold of ``exp`` (just below, just past, in
+    the thousands, near the largest finite values), the largest shapes, and the feature scales
+    from 1e-3 to 1e3, alone and all together."""
+    over = float(rounded(EXP_OVERFLOW[dtype] + 1.0, dtype))
+    near_max = {"float64": 2.0**1020, "float32": 2.0**124}[dtype]
+
+    def g(n: int, d: int, **kw: Any) -> Problem:
+        return gaussian_problem(n, d, seed=n + 97 * d, dtype=dtype, **kw)
+
+    limit = LOGIT_LIMIT[dtype]
+    return (
+        Edge("z = 0", make_problem([[0.5, -2.0], [1.0, 0.0]], [1, 0], [0.0, 0.0], 0.0, dtype)),
+        Edge("one row", make_problem([[1.0, -0.5, 0.25]], [1], [0.5, 2.0, -1.0], -0.5, dtype)),
+        Edge(f"|z| = {limit:g}, below exp's overflow", saturated(4, 1, limit, [0, 1, 1, 0], dtype)),
+        Edge(
+            f"|z| = {over:g}, just past exp's overflow", saturated(4, 1, over, [0, 1, 1, 0], dtype)
+        ),
+        Edge(
+            "|z| from 1e3 to 1e4",
+            make_problem(
+                [[1.0], [-2.0], [5.0], [-10.0], [-1.0], [2.0], [-5.0], [10.0]],
+                [0, 0, 0, 0, 1, 1, 1, 1],
+                [1e3],
+                0.0,
+                dtype,
+            ),
+        ),
+        Edge(
+            f"|z| = 2^{int(math.log2(near_max))}, near the largest finite value",
+            saturated(4, 1, near_max, [0, 1, 1, 0], dtype),
+        ),
+        Edge("33 rows", g(33, 2)),
+        Edge("1,023 rows", g(1023, 3)),
+        Edge("9 features", g(16, 9)),
+        Edge("64 features", g(8, 64)),
+        Edge("features of scale 1e-3", g(32, 3, x_scale=1e-3)),
+        Edge("features of scale 1e3", g(32, 3, x_scale=1e3)),
+        Edge("features of scales 1e-3 to 1e3", g(32, 8, x_scale="columns")),
+        Edge("1,024 rows x 64 features", g(1024, 64)),
+        Edge(
+            "1,024 rows x 64 features of scales 1e-3 to 1e3, |z| to 1e4",
+            g(1024, 64, x_scale="columns", logit=1e4),
+        ),
+    )
+
+
+def edge_weighted(dtype: str) -> tuple[Edge, ...]:
+    """Weighted problems every weighted check runs (:class:`Weighted`): one row, many rows, many
+    features, large scales, with integer weights in ``0..4`` (at least one positive)."""
+    out = []
+    for e in edge_problems(dtype):
+        if e.name in ("one row", "33 rows", "1,023 rows", "64 features") or "1,024" in e.name:
+            n = e.case.n
+            recipe = f"seeded_weights({n}, seed={n})"
+            out.append(Edge(e.name, Weighted(e.case, seeded_weights(n, n), recipe)))
+    return tuple(out)
+
+
+def edge_runs(dtype: str, steps: int = RUN_STEPS) -> tuple[Edge, ...]:
+    """SGD runs every optimizer check runs: batches past 32 rows, a full batch of 1,024 rows,
+    a last batch of one row, 64 features, feature scales 1e-3 and 1e3."""
+
+    def g(n: int, d: int, **kw: Any) -> Problem:
+        return gaussian_problem(n, d, seed=n + 97 * d, dtype=dtype, logit=5.0, **kw)
+
+    return (
+        Edge("batches of 33 rows", make_run(g(99, 3), 33, steps)),
+        Edge("one batch of 1,024 rows", make_run(g(1024, 4), 1024, steps)),
+        Edge("batches of 64 rows, the last of 1", make_run(g(257, 2), 64, steps)),
+        Edge("64 features", make_run(g(48, 64), 48, steps)),
+        Edge("features of scale 1e-3", make_run(g(40, 3, x_scale=1e-3), 8, steps)),
+        Edge("features of scale 1e3", make_run(g(40, 3, x_scale=1e3), 8, steps)),
+    )
