@@ -45,8 +45,11 @@ _STYLES: list[dict[str, Any]] = [
     {"linewidth": 1.6, "linestyle": (0, (1, 1.5)), "alpha": 1.0},
     {"linewidth": 1.0, "linestyle": (0, (4, 1, 1, 1)), "alpha": 1.0},
     {"linewidth": 0.8, "linestyle": "-", "alpha": 1.0},
+    {"linewidth": 1.4, "linestyle": (0, (8, 2, 1, 2)), "alpha": 1.0},
+    {"linewidth": 1.1, "linestyle": (0, (2, 3)), "alpha": 1.0},
 ]
-_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]  # variants
+# variants (as many as there are styles: the eight built-in ones each get their own look)
+_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#1a1a80", "#6b8e23"]
 _PARAM_COLORS = ["#222222", "#17becf", "#e377c2", "#bcbd22", "#7f7f7f", "#8c6d31"]  # none above
 _OUTSIDE: dict[str, Any] = {
     "loc": "upper left",
@@ -55,6 +58,15 @@ _OUTSIDE: dict[str, Any] = {
 }
 _MAX_PARAMS = 6  # parameter trajectories drawn at most (the largest final |w|, and b)
 COINCIDE = 1e-3  # relative difference below which two curves are drawn on top of each other
+
+
+def _style(i: int) -> dict[str, Any]:
+    """The line style of the ``i``-th variant (repeating after the eighth)."""
+    return _STYLES[i % len(_STYLES)]
+
+
+def _color(i: int) -> str:
+    return _COLORS[i % len(_COLORS)]
 
 
 @dataclass(frozen=True)
@@ -118,7 +130,13 @@ def draw_loss(ax: Axes, runs: Sequence[Run]) -> None:
     """Epoch loss against epoch, log scale, one line per variant."""
     for i, run in enumerate(runs):
         epochs = np.arange(1, len(run.epoch_loss) + 1)
-        ax.plot(epochs, run.epoch_loss, color=_COLORS[i % 6], label=run.name, **_STYLES[i % 6])
+        ax.plot(
+            epochs,
+            run.epoch_loss,
+            color=_color(i),
+            label=run.name,
+            **_style(i),
+        )
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean training loss in the epoch (log scale)")
@@ -184,9 +202,9 @@ def draw_distance(ax: Axes, runs: Sequence[Run], reference: int = 0) -> None:
         ax.plot(
             epochs,
             np.maximum(dist[i], floor),
-            color=_COLORS[i % 6],
+            color=_color(i),
             label=run.name,
-            **_STYLES[i % 6],
+            **_style(i),
         )
     ax.axhline(floor, color="0.5", linewidth=0.8, linestyle=":", label="_zero")
     ax.set_yscale("log")
@@ -231,7 +249,7 @@ def draw_params(ax: Axes, runs: Sequence[Run]) -> None:
     for i, run in enumerate(runs):
         epochs = np.arange(len(run.params))
         for k, j in enumerate(shown):
-            style = _STYLES[i % 6] | {"alpha": min(_STYLES[i % 6]["alpha"] + 0.2, 1.0)}
+            style = _style(i) | {"alpha": min(_style(i)["alpha"] + 0.2, 1.0)}
             ax.plot(epochs, run.params[:, j], color=_PARAM_COLORS[k], **style)
     ax.set_xlabel("epoch")
     ax.set_ylabel("parameter value")
@@ -245,7 +263,7 @@ def draw_params(ax: Axes, runs: Sequence[Run]) -> None:
         for k, name in enumerate(names)
     ]
     variant_keys = [
-        Line2D([], [], color="0.3", label=run.name, **_STYLES[i % 6]) for i, run in enumerate(runs)
+        Line2D([], [], color="0.3", label=run.name, **_style(i)) for i, run in enumerate(runs)
     ]
     first = ax.legend(handles=param_keys, title="parameter", fontsize=8, **_OUTSIDE)
     ax.add_artist(first)
@@ -280,8 +298,8 @@ def draw_boundary(ax: Axes, runs: Sequence[Run], X: F64, y: F64) -> None:
         else:
             x2 = np.array([lo[1], hi[1]])
             x1 = -(w1 * x2 + b) / w0
-        style = _STYLES[i % 6] | {"alpha": 1.0 if i else 0.6}
-        ax.plot(x1, x2, color=_COLORS[i % 6], label=run.name, **style)
+        style = _style(i) | {"alpha": 1.0 if i else 0.6}
+        ax.plot(x1, x2, color=_color(i), label=run.name, **style)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_xlabel("x[0]")
