@@ -261,3 +261,21 @@ def test_cli_png(tmp_path, capsys) -> None:
     assert main(["explain", "--loss", "sigmoid_bce", "--saturate", "--image", str(path)]) == 0
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert capsys.readouterr().err == f"wrote {path}\n"
+
+
+def test_drawing_code_is_loaded_only_to_draw() -> None:
+    """Neither the command line nor an explanation loads the layout and drawing modules until a
+    picture is asked for. Hypothesis (>= 6.131) draws constants from the source of the local
+    modules loaded, so loading them would change the examples `lr-variants check` generates,
+    and the failing inputs the docs quote."""
+    import subprocess
+
+    code = (
+        "import sys, lr_variants.cli, lr_variants.explain as x;"
+        " e = x.explain('scratch', [[1.0, 2.0]], [1.0], [0.5, -0.5], 0.1); e.to_dot();"
+        " print(sorted(m for m in sys.modules if m.startswith('lr_variants.explain._')"
+        " and m.rsplit('.', 1)[1] in ('_image', '_picture', '_layout')));"
+        " e.to_svg(); print('lr_variants.explain._layout' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "True"]

@@ -9,9 +9,9 @@ compares them with the files, byte for byte.
 The graph pictures (SVG, drawn by ``lr-variants explain --image``) must come out the same on
 every x86-64 machine. The only numbers in them are gradients, rounded to 3 significant digits
 (saved tensors show names, dtypes and shapes only; the layout is computed in Python floats from
-the lengths of the texts). The gradients of these 4-row graphs are computed bit for bit alike by
-every kernel torch and NumPy choose between on x86-64 (the test suite also runs ``--check``
-under ``ATEN_CPU_CAPABILITY=default OPENBLAS_CORETYPE=Prescott``), and as a margin this script
+the lengths of the texts). Torch's scalar, AVX2 and AVX-512 kernels compute the gradients of
+these 4-row graphs bit for bit alike (the test suite runs ``--check`` natively and under
+``ATEN_CPU_CAPABILITY=default OPENBLAS_CORETYPE=Prescott``), and as a margin this script
 refuses to draw a graph in which moving any gradient by :data:`MARGIN` of its value would
 change a digit drawn: a value that close to a rounding boundary could round the other way after
 another processor's last-bit difference.

@@ -14,7 +14,6 @@ from lr_variants import explain
 from lr_variants._validate import DTYPES, check_int, check_real
 from lr_variants.cli import _common as c
 from lr_variants.explain import EXPLAINABLE
-from lr_variants.explain._image import image_format
 from lr_variants.registry import LOSSES, initial_params
 from lr_variants.training import batches
 
@@ -91,6 +90,8 @@ def run(args: argparse.Namespace) -> None:
     rows = check_int(args.rows, "--rows", 1)
     dot = c.check_output_file(args.dot, "--dot") if args.dot is not None else None
     if args.image is not None:  # before any work: a bad suffix or a missing matplotlib
+        from lr_variants.explain._image import image_format  # loaded only to draw
+
         c.check_output_file(args.image, "--image")
         image_format(args.image, "--image")
         if not Path(args.image).parent.is_dir():

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from lr_variants._validate import F64
-from lr_variants.explain import _image, _picture, _render
+from lr_variants.explain import _render
 
 
 @dataclass(frozen=True)
@@ -134,15 +134,21 @@ class Explanation:
         gradients flowing down to the leaves, what disagrees with the chain rule in red), drawn
         by this package: no Graphviz needed. Each gradient is rounded to 3 significant digits;
         saved tensors show their name, dtype and shape."""
+        from lr_variants.explain import _image, _picture  # loaded only to draw
+
         return _image.svg(_picture.scene(self))
 
     def to_png(self) -> bytes:
         """The picture of :meth:`to_svg` as PNG bytes, drawn by matplotlib (the ``plot`` extra:
         ``pip install 'lr_variants[plot]'``; ``ImportError`` without it)."""
+        from lr_variants.explain import _image, _picture
+
         return _image.png(_picture.scene(self))
 
     def save_image(self, path: str | os.PathLike[str], *, name: str = "path") -> None:
         """Write the picture to ``path``, SVG or PNG by its suffix, atomically (the file there
         is replaced whole or not at all); a ``ValueError`` naming ``name`` for another suffix,
         for PNG without matplotlib, or for a path that cannot be written."""
+        from lr_variants.explain import _image
+
         _image.save(self, path, name)
