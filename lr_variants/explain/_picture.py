@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lr_variants.explain._layout import Box, Link, layout
@@ -90,13 +90,69 @@ def number(value: Any) -> str:
     return fmt(value, DIGITS)
 
 
+@dataclass
+class _Parts:
+    """What to place: the boxes and edges for the layout, and what each box holds (a node's
+    header and saved lines, an edge label's lines, or plain text)."""
+
+    boxes: list[Box] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    nodes: dict[Hashable, tuple[list[tuple[str, str, bool]], list[str], str, str]] = field(
+        default_factory=dict
+    )
+    labels: dict[Hashable, list[tuple[str, str]]] = field(default_factory=dict)
+    plain: dict[Hashable, tuple[str, str]] = field(default_factory=dict)
+
+
 def scene(e: Explanation) -> Scene:
     """The picture of ``e``'s backward graph."""
-    boxes: list[Box] = []
-    links: list[Link] = []
-    contents: dict[Hashable, tuple[list[tuple[str, str, bool]], list[str], str, str]] = {}
-    labels: dict[Hashable, list[tuple[str, str]]] = {}
-    plain: dict[Hashable, tuple[str, str]] = {}
+    parts = _parts(e)
+    title = f"{e.variant}, {e.loss} loss, {e.dtype}, N = {len(e.y)} rows: the backward graph"
+    first = e.first_mismatch
+    verdict = (
+        ("every node agrees with the chain rule", INK)
+        if first is None
+        else (f"first mismatch: #{first.index} {first.op} (red: disagrees)", RED)
+    )
+    legend = [
+        "arrows: the gradient each node sends to an input while backward() runs;",
+        "a dashed arrow: a constant input, which gets no gradient; orange: the tensors a node",
+        "saved for its backward formula; blue: a leaf (its .grad receives what arrives)",
+    ]
+    g = layout(parts.boxes, parts.links, top=1.5 * LINE)
+    width = max(g.width, *(_width(t) + 24 for t in [title, verdict[0], *legend]))
+    shift = (width - g.width) / 2
+    height = g.height + (len(legend) + 1) * LINE + 8
+    items: list[Rect | Text | Curve] = [Rect(0, 0, width, height, "#ffffff")]
+    items.append(Text(12, 12 + FONT, title, INK, bold=True))
+    for link, route in zip(parts.links, g.routes, strict=True):
+        constant = isinstance(link.target, tuple) and link.target[0] == "constant"
+        bad = link.label is not None and parts.labels[link.label.key][0][1] == RED
+        points = tuple((x + shift, y) for x, y in route)
+        items.append(Curve(points, RED if bad else (MUTED if constant else INK), constant))
+    for key, p in g.boxes.items():
+        x, y = p.x + shift, p.y
+        if key in parts.nodes:
+            head, saved, fill, stroke = parts.nodes[key]
+            items += _node_items(x, y, p.width, p.height, head, saved, fill, stroke)
+        elif key in parts.labels:
+            for i, (text, color) in enumerate(parts.labels[key]):
+                items.append(Text(x + PAD, y + i * LINE + FONT, text, color))
+        elif key in parts.plain:
+            text, color = parts.plain[key]
+            items.append(Text(x, y + FONT, text, color))
+    y = g.height + 4
+    items.append(Text(12, y + FONT, verdict[0], verdict[1], bold=True))
+    for i, line in enumerate(legend):
+        items.append(Text(12, y + (i + 1) * LINE + FONT, line, MUTED))
+    return Scene(width, height, title, tuple(items))
+
+
+def _parts(e: Explanation) -> _Parts:
+    """A box per node, a text per constant and for where backward() starts; an edge per
+    gradient sent, labelled with it (and with the chain rule's value where they disagree)."""
+    out = _Parts()
+    boxes, links, plain, labels = out.boxes, out.links, out.plain, out.labels
     if e.nodes:
         start = f"backward() starts at the loss: dL/dL = {number(e.nodes[0].grad_in)}"
         boxes.append(Box("start", _width(start), LINE))
@@ -113,7 +169,7 @@ def scene(e: Explanation) -> Scene:
         width = max(_width(t) for t, _, _ in [*head, *((s, "", False) for s in saved)]) + 2 * PAD
         height = (len(head) + len(saved)) * LINE + 2 * PAD + (PAD if saved else 0)
         boxes.append(Box(n.index, width, height))
-        contents[n.index] = (head, saved, fill, stroke)
+        out.nodes[n.index] = (head, saved, fill, stroke)
         for k, edge in enumerate(n.edges):
             if edge.target is None:
                 const = ("constant", n.index, k)
@@ -131,46 +187,7 @@ def scene(e: Explanation) -> Scene:
             labels[label] = lines
             box = Box(label, width, len(lines) * LINE, anchor=0.0)
             links.append(Link(n.index, edge.target, box))
-    title = f"{e.variant}, {e.loss} loss, {e.dtype}, N = {len(e.y)} rows: the backward graph"
-    first = e.first_mismatch
-    verdict = (
-        ("every node agrees with the chain rule", INK)
-        if first is None
-        else (f"first mismatch: #{first.index} {first.op} (red: disagrees)", RED)
-    )
-    legend = [
-        "arrows: the gradient each node sends to an input while backward() runs;",
-        "a dashed arrow: a constant input, which gets no gradient; orange: the tensors a node",
-        "saved for its backward formula; blue: a leaf (its .grad receives what arrives)",
-    ]
-    g = layout(boxes, links, top=1.5 * LINE)
-    width = max(g.width, *(_width(t) + 24 for t in [title, verdict[0], *legend]))
-    shift = (width - g.width) / 2
-    height = g.height + (len(legend) + 1) * LINE + 8
-    items: list[Rect | Text | Curve] = [Rect(0, 0, width, height, "#ffffff")]
-    items.append(Text(12, 12 + FONT, title, INK, bold=True))
-    for k, route in enumerate(g.routes):
-        link = links[k]
-        constant = isinstance(link.target, tuple) and link.target[0] == "constant"
-        bad = link.label is not None and labels[link.label.key][0][1] == RED
-        points = tuple((x + shift, y) for x, y in route)
-        items.append(Curve(points, RED if bad else (MUTED if constant else INK), constant))
-    for key, p in g.boxes.items():
-        x, y = p.x + shift, p.y
-        if key in contents:
-            head, saved, fill, stroke = contents[key]
-            items += _node_items(x, y, p.width, p.height, head, saved, fill, stroke)
-        elif key in labels:
-            for i, (text, color) in enumerate(labels[key]):
-                items.append(Text(x + PAD, y + i * LINE + FONT, text, color))
-        elif key in plain:
-            text, color = plain[key]
-            items.append(Text(x, y + FONT, text, color))
-    y = g.height + 4
-    items.append(Text(12, y + FONT, verdict[0], verdict[1], bold=True))
-    for i, line in enumerate(legend):
-        items.append(Text(12, y + (i + 1) * LINE + FONT, line, MUTED))
-    return Scene(width, height, title, tuple(items))
+    return out
 
 
 def _width(text: str) -> float:
