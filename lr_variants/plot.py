@@ -1,4 +1,5 @@
-"""Pictures of training runs: loss curves, parameter trajectories, decision boundaries (PNG).
+"""Pictures of training runs: loss curves beside each variant's distance from the reference,
+parameter trajectories, decision boundaries (PNG).
 
 >>> import lr_variants as lv
 >>> from lr_variants import plot
@@ -7,9 +8,13 @@
 >>> paths = plot.save_figures(runs, X, y, "figures/")     # doctest: +SKIP
 
 A :class:`Recorder` is a :func:`lr_variants.train` callback that keeps the parameters after every
-epoch, so recording needs no change to the training loop. matplotlib is an optional dependency
-(``pip install 'lr_variants[plot]'``); this module imports it only when drawing, through
-``matplotlib.figure.Figure`` (no pyplot, no global state, no display needed).
+epoch, so recording needs no change to the training loop. The variants agree, so their loss
+curves lie on top of each other; :func:`draw_distance` shows what the curves cannot: after each
+epoch, the largest difference between a variant's parameters and the reference's (on a log
+scale, where an exact 0 is drawn on a floor line that the axis labels ``0``). Files are written
+atomically: a failed write leaves the previous picture as it was. matplotlib is an optional
+dependency (``pip install 'lr_variants[plot]'``); this module imports it only when drawing,
+through ``matplotlib.figure.Figure`` (no pyplot, no global state, no display needed).
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from lr_variants._files import write_atomic
 from lr_variants._model import Model
 from lr_variants._validate import F64, check_data
 from lr_variants.training import train
@@ -39,8 +45,11 @@ _STYLES: list[dict[str, Any]] = [
     {"linewidth": 1.6, "linestyle": (0, (1, 1.5)), "alpha": 1.0},
     {"linewidth": 1.0, "linestyle": (0, (4, 1, 1, 1)), "alpha": 1.0},
     {"linewidth": 0.8, "linestyle": "-", "alpha": 1.0},
+    {"linewidth": 1.4, "linestyle": (0, (8, 2, 1, 2)), "alpha": 1.0},
+    {"linewidth": 1.1, "linestyle": (0, (2, 3)), "alpha": 1.0},
 ]
-_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]  # variants
+# variants (as many as there are styles: the eight built-in ones each get their own look)
+_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#1a1a80", "#6b8e23"]
 _PARAM_COLORS = ["#222222", "#17becf", "#e377c2", "#bcbd22", "#7f7f7f", "#8c6d31"]  # none above
 _OUTSIDE: dict[str, Any] = {
     "loc": "upper left",
@@ -49,6 +58,15 @@ _OUTSIDE: dict[str, Any] = {
 }
 _MAX_PARAMS = 6  # parameter trajectories drawn at most (the largest final |w|, and b)
 COINCIDE = 1e-3  # relative difference below which two curves are drawn on top of each other
+
+
+def _style(i: int) -> dict[str, Any]:
+    """The line style of the ``i``-th variant (repeating after the eighth)."""
+    return _STYLES[i % len(_STYLES)]
+
+
+def _color(i: int) -> str:
+    return _COLORS[i % len(_COLORS)]
 
 
 @dataclass(frozen=True)
@@ -112,7 +130,13 @@ def draw_loss(ax: Axes, runs: Sequence[Run]) -> None:
     """Epoch loss against epoch, log scale, one line per variant."""
     for i, run in enumerate(runs):
         epochs = np.arange(1, len(run.epoch_loss) + 1)
-        ax.plot(epochs, run.epoch_loss, color=_COLORS[i % 6], label=run.name, **_STYLES[i % 6])
+        ax.plot(
+            epochs,
+            run.epoch_loss,
+            color=_color(i),
+            label=run.name,
+            **_style(i),
+        )
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean training loss in the epoch (log scale)")
@@ -120,6 +144,89 @@ def draw_loss(ax: Axes, runs: Sequence[Run]) -> None:
     ax.set_title("Loss per epoch" + (f"\n{agreement}" if agreement else ""), fontsize=10)
     ax.legend(title="variant", fontsize=8, loc="best")
     ax.grid(True, which="both", alpha=0.25)
+
+
+def reference_index(runs: Sequence[Run], reference: str | None = None) -> int:
+    """The run the others are measured against: the one named ``reference``; by default
+    numpy's textbook run when there is one (as in :func:`lr_variants.compare`), else the
+    first."""
+    names = [r.name for r in runs]
+    if reference is None:
+        return names.index("numpy") if "numpy" in names else 0
+    if reference not in names:
+        raise ValueError(f"reference must name one of the runs {names}; got {reference!r}")
+    return names.index(reference)
+
+
+def distances(runs: Sequence[Run], reference: int = 0) -> list[F64]:
+    """Per run, ``d[e] = max_j |params[e, j] - reference's params[e, j]|`` for ``e = 0 .. E``
+    (epoch 0: before training)."""
+    ref = runs[reference].params
+    out = []
+    for run in runs:
+        if run.params.shape != ref.shape:
+            raise ValueError(
+                f"runs must have the same epochs and parameters; {run.name!r} has shape "
+                f"{run.params.shape}, the reference {runs[reference].name!r} {ref.shape}"
+            )
+        out.append(np.max(np.abs(run.params - ref), axis=1))
+    return out
+
+
+def distance_floor(values: Sequence[F64]) -> float:
+    """Where an exact 0 is drawn on the log scale: the decade below the smallest nonzero
+    distance (1e-16 when every distance is 0)."""
+    positive = [float(np.min(v[v > 0])) for v in values if np.any(v > 0)]
+    if not positive:
+        return 1e-16
+    return float(10.0 ** (np.floor(np.log10(min(positive))) - 1))
+
+
+def draw_distance(ax: Axes, runs: Sequence[Run], reference: int = 0) -> None:
+    """Each variant's largest parameter difference from ``runs[reference]`` after every epoch,
+    log scale; exact zeros on a floor line labelled ``0``, a decade below the smallest nonzero
+    difference (a log scale has no 0). Styles as in :func:`draw_loss`."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    ref = runs[reference].name
+    others = [(i, run) for i, run in enumerate(runs) if i != reference]
+    dist = distances(runs, reference)
+    floor = distance_floor([dist[i] for i, _ in others])
+
+    class ZeroAtFloor(LogFormatterSciNotation):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return "0" if np.isclose(x, floor, rtol=1e-9, atol=0.0) else super().__call__(x, pos)
+
+    for i, run in others:
+        epochs = np.arange(len(dist[i]))
+        ax.plot(
+            epochs,
+            np.maximum(dist[i], floor),
+            color=_color(i),
+            label=run.name,
+            **_style(i),
+        )
+    ax.axhline(floor, color="0.5", linewidth=0.8, linestyle=":", label="_zero")
+    ax.set_yscale("log")
+    largest = [(float(np.max(dist[i])), run.name) for i, run in others]
+    ax.set_ylim(floor / 3, max([floor * 100] + [3 * d for d, _ in largest]))
+    ax.yaxis.set_major_formatter(ZeroAtFloor())
+    ax.set_xlabel("epoch (0: the initial parameters)")
+    ax.set_ylabel(f"max |(w, b) - (w, b) of {ref}| (log scale; 0 on the bottom line)")
+    if not others:
+        summary = "no other variant to compare"
+    elif max(largest)[0] == 0:
+        summary = f"every variant is identical to {ref}, bit for bit, after every epoch"
+    else:
+        top, who = max(largest)
+        exact = [name for d, name in largest if d == 0]
+        summary = f"largest {top:.1e} ({who})" + (
+            f"; {len(exact)} identical to {ref} (0)" if exact else ""
+        )
+    ax.set_title(f"Distance from {ref} after each epoch\n{summary}", fontsize=10)
+    if others:
+        ax.legend(title="variant", fontsize=8, loc="best")
+    ax.grid(True, which="major", alpha=0.25)
 
 
 def _shown_params(runs: Sequence[Run]) -> list[int]:
@@ -142,7 +249,7 @@ def draw_params(ax: Axes, runs: Sequence[Run]) -> None:
     for i, run in enumerate(runs):
         epochs = np.arange(len(run.params))
         for k, j in enumerate(shown):
-            style = _STYLES[i % 6] | {"alpha": min(_STYLES[i % 6]["alpha"] + 0.2, 1.0)}
+            style = _style(i) | {"alpha": min(_style(i)["alpha"] + 0.2, 1.0)}
             ax.plot(epochs, run.params[:, j], color=_PARAM_COLORS[k], **style)
     ax.set_xlabel("epoch")
     ax.set_ylabel("parameter value")
@@ -156,7 +263,7 @@ def draw_params(ax: Axes, runs: Sequence[Run]) -> None:
         for k, name in enumerate(names)
     ]
     variant_keys = [
-        Line2D([], [], color="0.3", label=run.name, **_STYLES[i % 6]) for i, run in enumerate(runs)
+        Line2D([], [], color="0.3", label=run.name, **_style(i)) for i, run in enumerate(runs)
     ]
     first = ax.legend(handles=param_keys, title="parameter", fontsize=8, **_OUTSIDE)
     ax.add_artist(first)
@@ -191,8 +298,8 @@ def draw_boundary(ax: Axes, runs: Sequence[Run], X: F64, y: F64) -> None:
         else:
             x2 = np.array([lo[1], hi[1]])
             x1 = -(w1 * x2 + b) / w0
-        style = _STYLES[i % 6] | {"alpha": 1.0 if i else 0.6}
-        ax.plot(x1, x2, color=_COLORS[i % 6], label=run.name, **style)
+        style = _style(i) | {"alpha": 1.0 if i else 0.6}
+        ax.plot(x1, x2, color=_color(i), label=run.name, **style)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_xlabel("x[0]")
@@ -210,20 +317,29 @@ def _require_matplotlib() -> None:
         raise ImportError("drawing needs matplotlib: pip install 'lr_variants[plot]'") from None
 
 
-def figures(runs: Sequence[Run], X: Any, y: Any, *, title: str = "") -> dict[str, Figure]:
-    """``{"loss": ..., "params": ..., "boundary": ...}`` (boundary only for 2-D data)."""
+def figures(
+    runs: Sequence[Run], X: Any, y: Any, *, title: str = "", reference: str | None = None
+) -> dict[str, Figure]:
+    """``{"loss": ..., "params": ..., "boundary": ...}`` (boundary only for 2-D data). The loss
+    figure has two panels: the loss curves (``axes[0]``) and, beside them, each variant's
+    distance from ``reference`` (``axes[1]``; see :func:`reference_index`)."""
     _require_matplotlib()
     from matplotlib.figure import Figure
 
     X64, y64 = check_data(X, y)
     if not runs:
         raise ValueError("runs must hold at least one Run; got none")
+    ref = reference_index(runs, reference)
+    distances(runs, ref)  # the same shapes, checked before drawing
     out = {}
-    panels: list[tuple[str, Any]] = [("loss", draw_loss), ("params", draw_params)]
-    for name, draw in panels:
-        fig = Figure(figsize=(7, 5), layout="constrained")
-        draw(fig.add_subplot(), runs)
-        out[name] = fig
+    fig = Figure(figsize=(13, 5), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    draw_loss(left, runs)
+    draw_distance(right, runs, ref)
+    out["loss"] = fig
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    draw_params(fig.add_subplot(), runs)
+    out["params"] = fig
     if X64.shape[1] == 2:
         fig = Figure(figsize=(7, 5), layout="constrained")
         draw_boundary(fig.add_subplot(), runs, X64, y64)
@@ -269,14 +385,15 @@ def _made_dir(path: Path, name: str, out: Path) -> None:
 
 
 def _write_png(fig: Figure, path: Path, name: str, out: Path) -> None:
+    """Draw ``fig`` into a temporary file beside ``path``, then move it over ``path``: a failed
+    write (disk full, Ctrl-C, an error while drawing) leaves the old picture as it was."""
     if path.exists() and not path.is_file():  # a FIFO would block, a device take the bytes
         raise ValueError(f"{name}: {str(path)!r} exists and is not a regular file")
-    try:
-        fig.savefig(path, format="png", dpi=110)
-    except OSError as exc:
-        raise ValueError(
-            f"{name} must be a path this process can write; got {str(out)!r}: {exc}"
-        ) from None
+
+    def write(f: BinaryIO) -> None:
+        fig.savefig(f, format="png", dpi=110)
+
+    write_atomic(path, write, name=name)
 
 
 def save_figures(
@@ -287,10 +404,14 @@ def save_figures(
     *,
     title: str = "",
     name: str = "out",
+    reference: str | None = None,
 ) -> list[Path]:
-    """Write the pictures as PNG: to ``out`` itself, all panels side by side, if it ends in
-    ``.png``; else into the directory ``out`` (made if missing) as ``loss.png``,
-    ``params.png`` and, for 2-D data, ``boundary.png``. Returns the paths written.
+    """Write the pictures as PNG: to ``out`` itself, all panels in one picture (loss and
+    distance above, parameters and boundary below), if it ends in ``.png``; else into the
+    directory ``out`` (made if missing) as ``loss.png`` (loss curves and distances),
+    ``params.png`` and, for 2-D data, ``boundary.png``. Returns the paths written; each file is
+    written atomically. ``reference`` names the run distances are measured from
+    (:func:`reference_index`).
 
     ``out`` is checked by :func:`check_out`; a path that cannot be written (no permission, a
     file where a directory must be) is a ``ValueError`` naming ``name``, as is an existing
@@ -301,19 +422,25 @@ def save_figures(
     target = check_out(out, name)
     if target.suffix.lower() == ".png":
         X64, y64 = check_data(X, y)
-        k = 3 if X64.shape[1] == 2 else 2
-        fig = Figure(figsize=(6.5 * k, 5.2), layout="constrained")
-        axes = fig.subplots(1, k)
-        draw_loss(axes[0], runs)
-        draw_params(axes[1], runs)
-        if k == 3:
-            draw_boundary(axes[2], runs, X64, y64)
+        if not runs:
+            raise ValueError("runs must hold at least one Run; got none")
+        ref = reference_index(runs, reference)
+        distances(runs, ref)
+        two_d = X64.shape[1] == 2
+        fig = Figure(figsize=(13, 10.4), layout="constrained")
+        # L: loss, D: distance, P: parameters, B: boundary (P spans the row without one)
+        axes = fig.subplot_mosaic("LD;PB" if two_d else "LD;PP")
+        draw_loss(axes["L"], runs)
+        draw_distance(axes["D"], runs, ref)
+        draw_params(axes["P"], runs)
+        if two_d:
+            draw_boundary(axes["B"], runs, X64, y64)
         if title:
             fig.suptitle(title, fontsize=10)
         _made_dir(target.parent, name, target)
         _write_png(fig, target, name, target)
         return [target]
-    figs = figures(runs, X, y, title=title)
+    figs = figures(runs, X, y, title=title, reference=reference)
     _made_dir(target, name, target)
     paths = []
     for panel, fig in figs.items():

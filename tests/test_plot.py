@@ -4,6 +4,7 @@ decision boundaries)."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import sys
@@ -160,3 +161,89 @@ def test_plot_without_matplotlib_is_one_line(monkeypatch, capsys, tmp_path: Path
     err = capsys.readouterr().err
     assert code == 2
     assert err == "lr-variants: error: drawing needs matplotlib: pip install 'lr_variants[plot]'\n"
+
+
+# ---- the distance from the reference ----------------------------------------------------------
+
+
+def test_distance_panel_beside_the_loss_curves() -> None:
+    """The loss figure's second panel draws, per variant but the reference, max |params -
+    reference's params| after every epoch; an exact 0 sits on the floor line, labelled 0."""
+    pytest.importorskip("matplotlib")
+    from lr_variants import plot
+
+    X, y = lv.two_blobs(30)
+    runs = plot.trajectories(
+        [lv.create(v, 2) for v in ("autograd", "numpy", "torch_manual")], X, y, epochs=6
+    )
+    shifted = plot.Run("shifted", runs[1].epoch_loss, runs[1].params + 3e-5)
+    runs.append(shifted)
+    assert plot.reference_index(runs) == 1  # numpy, as compare() picks it
+    dist = plot.distances(runs, 1)
+    np.testing.assert_allclose(dist[3], 3e-5, rtol=1e-9)  # float64 arithmetic on the shift
+    assert np.all(dist[1] == 0) and dist[0][0] == 0  # itself; the same start
+    ax = plot.figures(runs, X, y)["loss"].axes[1]
+    assert ax.get_yscale() == "log" and ax.get_title().startswith("Distance from numpy")
+    floor = plot.distance_floor([d for k, d in enumerate(dist) if k != 1])
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    assert sorted(lines) == ["_zero", "autograd", "shifted", "torch_manual"]  # + floor line
+    for k, name in [(0, "autograd"), (2, "torch_manual"), (3, "shifted")]:
+        np.testing.assert_array_equal(lines[name], np.maximum(dist[k], floor))
+    assert ax.yaxis.get_major_formatter()(floor) == "0"
+    assert ax.get_ylim()[0] < floor and "0 on the bottom line" in ax.get_ylabel()
+    assert "largest 3.0e-05 (shifted)" in ax.get_title()
+
+
+def test_distance_floor_is_a_decade_below_the_smallest_nonzero() -> None:
+    from lr_variants.plot import distance_floor
+
+    assert distance_floor([np.array([0.0, 3e-8, 1e-7]), np.array([0.0, 0.0])]) == 1e-9
+    assert distance_floor([np.array([0.0, 2.5e-16])]) == pytest.approx(1e-17, rel=1e-12)
+    assert distance_floor([np.zeros(3)]) == 1e-16 and distance_floor([]) == 1e-16
+
+
+def test_reference_must_name_a_run() -> None:
+    from lr_variants import plot
+
+    run = plot.Run("a", np.ones(2), np.zeros((3, 2)))
+    assert plot.reference_index([run, plot.Run("b", np.ones(2), np.zeros((3, 2)))], "b") == 1
+    with pytest.raises(ValueError, match=r"reference must name one of the runs \['a'\]; got 'c'"):
+        plot.reference_index([run], "c")
+    with pytest.raises(ValueError, match="runs must have the same epochs and parameters"):
+        plot.distances([run, plot.Run("b", np.ones(3), np.zeros((4, 2)))])
+
+
+def test_identical_runs_say_so() -> None:
+    pytest.importorskip("matplotlib")
+    from lr_variants import plot
+
+    X, y = lv.two_blobs(20)
+    runs = plot.trajectories([lv.create(v, 2) for v in ("numpy", "scratch")], X, y, epochs=3)
+    title = plot.figures(runs, X, y)["loss"].axes[1].get_title()
+    assert "every variant is identical to numpy, bit for bit" in title  # the same float32 ops
+
+
+@pytest.mark.parametrize("out", ["all.png", "figures"])
+def test_a_failed_write_keeps_the_old_picture(tmp_path: Path, monkeypatch, capsys, out) -> None:
+    """Drawing fails half-way through the file (as a full disk would): the picture already
+    there is unchanged, no temporary file is left, and the command says so in one line."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    target = tmp_path / out
+    old = target if out.endswith(".png") else target / "loss.png"
+    old.parent.mkdir(exist_ok=True)
+    old.write_bytes(b"the old picture")
+    before = sorted(tmp_path.rglob("*"))
+
+    def half_then_full(self, f, **kwargs) -> None:
+        f.write(b"\x89PNG half a picture")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", half_then_full)
+    argv = ["plot", "--out", str(target), "--variants", "numpy", "--epochs", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lr-variants: error: --out ")
+    assert "No space left on device" in err and "unchanged" in err
+    assert old.read_bytes() == b"the old picture" and sorted(tmp_path.rglob("*")) == before

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +26,9 @@ hand-derived dL/dz = (p - y)/N, naming the first node that disagrees. The batch 
 --rows rows that training with --seed would see which holds both labels, so that p - y takes
 both signs (the first batch when none does). --loss sigmoid_bce shows the article's sigmoid +
 BCELoss graph and --saturate where it loses the gradient; --second-order adds per-row
-gradients and the Hessian; --forward-mode the gradient by forward mode beside reverse mode."""
+gradients and the Hessian; --forward-mode the gradient by forward mode beside reverse mode.
+--image draws the graph as SVG (no dependency) or PNG (matplotlib, the plot extra); --dot
+writes it as Graphviz DOT."""
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -61,6 +66,11 @@ def add_options(p: argparse.ArgumentParser) -> None:
     )
     c.add_data_option(p)
     p.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
+    p.add_argument(
+        "--image",
+        metavar="FILE.svg|FILE.png",
+        help="also draw the graph: SVG needs nothing, PNG needs matplotlib (the plot extra)",
+    )
     c.flag(p, "--json", "print one JSON object")
     c.flag(
         p,
@@ -79,6 +89,13 @@ def run(args: argparse.Namespace) -> None:
         raise ValueError(f"--variant must be one of {explain.EXPLAINABLE}; got {args.variant!r}")
     rows = check_int(args.rows, "--rows", 1)
     dot = c.check_output_file(args.dot, "--dot") if args.dot is not None else None
+    if args.image is not None:  # before any work: a bad suffix or a missing matplotlib
+        from lr_variants.explain._image import image_format  # loaded only to draw
+
+        c.check_output_file(args.image, "--image")
+        image_format(args.image, "--image")
+        if not Path(args.image).parent.is_dir():
+            raise ValueError(f"--image must be in an existing directory; got {args.image!r}")
     if args.saturate is not None:
         check_real(args.saturate, "--saturate", minimum=0.0, strict=True)
     X, y = c.load(args)
@@ -113,6 +130,15 @@ def run(args: argparse.Namespace) -> None:
                 f.write(e.to_dot())
         except OSError as exc:
             raise ValueError(f"--dot must be a writable file; got {args.dot!r}: {exc}") from None
+        d = shlex.quote(args.dot)
+        svg = shlex.quote(f"{args.dot.removesuffix('.dot')}.svg")
+        _note(
+            f"wrote {args.dot}: Graphviz draws it with `dot -Tsvg {d} -o {svg}`; "
+            f"--image {svg} draws it without Graphviz"
+        )
+    if args.image is not None:
+        e.save_image(args.image, name="--image")
+        _note(f"wrote {args.image}")
     if args.json:
         out = {"settings": settings, "explanation": e.to_dict()}
         if second is not None:
@@ -136,6 +162,11 @@ def run(args: argparse.Namespace) -> None:
     if fwd is not None:
         c.emit()
         c.emit(explain.forward_mode_text(fwd))
+
+
+def _note(text: str) -> None:
+    """A line on stderr: where a file went (stdout holds the report, or one JSON object)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def _first_mixed_batch(y: Any, rows: int, seed: int) -> tuple[int, Any]:

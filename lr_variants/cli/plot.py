@@ -11,16 +11,18 @@ from lr_variants.compare import compare, label
 from lr_variants.registry import IMPLS
 
 HELP = (
-    "train every variant once and draw loss curves, parameter trajectories and (2-D data) "
-    "decision boundaries as PNG"
+    "train every variant once and draw loss curves beside each variant's distance from the "
+    "reference, parameter trajectories and (2-D data) decision boundaries as PNG"
 )
 EXAMPLE = "lr-variants plot --out figures/ --variants numpy,module --epochs 20"
 DESCRIPTION = """\
 Train every variant (or those --variants names) once, as compare does, recording the loss and
-the parameters after every epoch, and draw three pictures: the loss curves, the parameter
-trajectories and, for 2-D data, the decision boundaries. --out names a .png file (all panels
-side by side) or a directory (loss.png, params.png, boundary.png; made if missing). Needs
-matplotlib (the plot extra)."""
+the parameters after every epoch, and draw three pictures: the loss curves beside each
+variant's distance from the reference run (numpy when it ran: the largest parameter difference
+after every epoch, log scale, an exact 0 on the bottom line), the parameter trajectories and,
+for 2-D data, the decision boundaries. --out names a .png file (all panels in one picture) or a
+directory (loss.png, params.png, boundary.png; made if missing); each file is replaced whole
+or left as it was. Needs matplotlib (the plot extra)."""
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -28,7 +30,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
         "--out",
         required=True,
         metavar="DIR_OR_FILE",
-        help="a .png file (all panels side by side) or a directory (loss.png, params.png, "
+        help="a .png file (all panels in one picture) or a directory (loss.png, params.png, "
         "boundary.png)",
     )
     c.add_variants_option(p)
@@ -75,7 +77,9 @@ def run(args: argparse.Namespace) -> None:
     )
     trained_on = X if not args.standardize else _standardized(X)
     try:
-        paths = plot.save_figures(runs, trained_on, y, out, title=title, name="--out")
+        paths = plot.save_figures(
+            runs, trained_on, y, out, title=title, name="--out", reference=result.reference
+        )
     except ImportError as exc:  # matplotlib, the plot extra, is missing
         raise ValueError(str(exc)) from None
     if args.json:

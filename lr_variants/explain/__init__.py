@@ -17,8 +17,9 @@ what it saved for the backward pass, the gradient it received and the gradient i
 input (captured by hooks while ``backward()`` runs). Each gradient is mapped to the chain-rule
 term it must equal, compared, and the first node (from the loss down) that disagrees is named.
 The :class:`Explanation` renders as text (``to_text(verbose=False)``), JSON-ready values
-(``to_dict``) and Graphviz DOT (``to_dot``). :func:`per_sample_gradients` and :func:`hessian`
-compute the per-row gradients and the Hessian with ``torch.func``;
+(``to_dict``), Graphviz DOT (``to_dot``) and a picture of the graph drawn by this package
+(``to_svg``, ``to_png`` with matplotlib, ``save_image(path)``). :func:`per_sample_gradients`
+and :func:`hessian` compute the per-row gradients and the Hessian with ``torch.func``;
 :func:`analytic_per_sample_gradients` and :func:`analytic_hessian` are their closed forms;
 :func:`forward_mode` computes the gradient by forward mode (``torch.func.jvp``, one pass per
 parameter) beside reverse mode.
@@ -28,9 +29,10 @@ Torch's saved tensors are found with its public ``saved_tensors_hooks``; only th
 read from its undocumented ``_saved_*`` properties, for which torch has no public equivalent.
 
 The modules: ``_graphs`` reads graphs (torch and scratch), ``_chain_rule`` checks them,
-``_render`` writes text, JSON and DOT, ``_second_order`` and ``_forward`` hold the
-``torch.func`` tools,
-``_records`` the result types. Importing this package imports no torch; the functions that need
+``_render`` writes text, JSON and DOT, ``_layout`` places a graph's boxes in layers,
+``_picture`` turns an explanation into boxes, texts and curves and ``_image`` draws those as SVG
+or PNG, ``_second_order`` and ``_forward`` hold the ``torch.func`` tools, ``_records`` the
+result types. Importing this package imports no torch; the functions that need
 it import it (the scratch variant never does).
 """
 

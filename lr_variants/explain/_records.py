@@ -1,12 +1,13 @@
 """What an explanation holds: the checked nodes of one backward graph and the hand-derived terms.
 
 Frozen dataclasses only; :mod:`lr_variants.explain._render` turns an :class:`Explanation` into
-text, JSON-ready dicts and Graphviz DOT.
+text, JSON-ready dicts and Graphviz DOT, :mod:`lr_variants.explain._image` into SVG and PNG.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,8 +77,8 @@ class Term:
 
 @dataclass(frozen=True)
 class Explanation:
-    """What :func:`lr_variants.explain.explain` found; :meth:`to_text`, :meth:`to_dict` and
-    :meth:`to_dot` render it."""
+    """What :func:`lr_variants.explain.explain` found; :meth:`to_text`, :meth:`to_dict`,
+    :meth:`to_dot`, :meth:`to_svg`, :meth:`to_png` and :meth:`save_image` render it."""
 
     variant: str
     loss: str
@@ -127,3 +128,27 @@ class Explanation:
         gradients flow; what disagrees with the chain rule is red. Save it as ``graph.dot`` and
         draw it with ``dot -Tsvg graph.dot -o graph.svg``."""
         return _render.dot(self)
+
+    def to_svg(self) -> str:
+        """The graph as an SVG picture, laid out like :meth:`to_dot` (the loss at the top,
+        gradients flowing down to the leaves, what disagrees with the chain rule in red), drawn
+        by this package: no Graphviz needed. Each gradient is rounded to 3 significant digits;
+        saved tensors show their name, dtype and shape."""
+        from lr_variants.explain import _image, _picture  # loaded only to draw
+
+        return _image.svg(_picture.scene(self))
+
+    def to_png(self) -> bytes:
+        """The picture of :meth:`to_svg` as PNG bytes, drawn by matplotlib (the ``plot`` extra:
+        ``pip install 'lr_variants[plot]'``; ``ImportError`` without it)."""
+        from lr_variants.explain import _image, _picture
+
+        return _image.png(_picture.scene(self))
+
+    def save_image(self, path: str | os.PathLike[str], *, name: str = "path") -> None:
+        """Write the picture to ``path``, SVG or PNG by its suffix, atomically (the file there
+        is replaced whole or not at all); a ``ValueError`` naming ``name`` for another suffix,
+        for PNG without matplotlib, or for a path that cannot be written."""
+        from lr_variants.explain import _image
+
+        _image.save(self, path, name)
