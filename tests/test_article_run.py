@@ -63,6 +63,9 @@ import lr_variants as lv
 from lr_variants.article import article_init, article_orders, run_article_script
 from lr_variants.cli import main
 
+# the article's whole run (3,200 steps) in every variant, and start-up measured in subprocesses
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS, SEED, LR, BATCH = 100, 42, 0.1, 32
 PARAM_ATOL = 1e-6
