@@ -23,7 +23,9 @@ compiles for seconds per new shape and dtype).
 
 from __future__ import annotations
 
+import getpass
 import os
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -32,6 +34,15 @@ from hypothesis import HealthCheck, settings
 # threads on two cores only slow down (10x and more when the other core is busy). Set before
 # torch is first imported, so it reaches this process and the CLI subprocesses alike.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# torch.compile's on-disk cache is not keyed on ATEN_CPU_CAPABILITY: code cached at one vector
+# level fails to build at another (``make test-kernels``, or a user lowering it by hand), so a
+# run that sets it gets a cache of its own, for this process and its children.
+if os.environ.get("ATEN_CPU_CAPABILITY") and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    _level = os.environ["ATEN_CPU_CAPABILITY"]
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(
+        tempfile.gettempdir(), f"torchinductor_{getpass.getuser()}_{_level}"
+    )
 
 _common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile(
