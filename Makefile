@@ -1,7 +1,12 @@
 # Two commands on a fresh machine with only Python 3.11:
 #   make demo   create .venv, install, run `lr-variants compare`
-#   make test   create .venv, install, run the test suite, the benchmarks as plain tests
+#   make test   create .venv, install, run the whole test suite, the benchmarks as plain tests
 #               (--benchmark-disable), ruff, mypy and the docs build (what .ci/run calls)
+# and, for development:
+#   make test-fast     the fast core of the suite (no re-run of documented commands, no
+#                      distributed, torch.compile or long article runs): a minute or two
+#   make test-kernels  the docs checks and the cross-variant agreement tests again, on other
+#                      CPU kernels (KERNELS below): verdicts must not depend on the processor
 #   make docs   the documentation site, built strictly into site/
 #   make bench  the full benchmark suite: bench/results/<time>.json, then (a complete run only)
 #               docs/benchmarks.md and .png
@@ -10,13 +15,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean bench docs
+# Where pip looks for torch. Empty: the configured index. On plain PyPI, torch==2.13.0 for Linux
+# x86-64 is the CUDA build (several GB of CUDA libraries); PyTorch's CPU-only wheels come from
+# its own index:  make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 
-# torch is pinned by constraints.txt to the CPU build 2.13.0: an unconstrained install would
-# resolve a multi-GB CUDA build. pyproject.toml itself only asks for torch>=2.3.
+# Another processor, simulated on this one: OpenBLAS's SSE3 kernel (Prescott) for NumPy's
+# matrix products, NumPy's own loops without AVX2 / AVX-512, torch's vector kernels and MKL
+# without AVX, numba compiled for a generic x86-64. Float32 sums then round in other orders.
+# torch.compile gets its own cache: code cached for one vector level breaks under another.
+KERNELS ?= OPENBLAS_CORETYPE=Prescott ATEN_CPU_CAPABILITY=default \
+	NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR" MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
+	NUMBA_CPU_NAME=generic TORCHINDUCTOR_CACHE_DIR="$(CURDIR)/$(VENV)/inductor-kernels"
+# the tests whose verdicts compare numbers across variants, references and the article's run
+AGREEMENT := tests/test_docs.py tests/test_properties.py tests/test_training.py \
+	tests/test_optimizer.py tests/test_article_run.py tests/test_conformance.py
+
+.PHONY: demo test test-fast test-kernels lint clean bench docs
+
+# torch is pinned by constraints.txt to 2.13.0; pyproject.toml itself only asks for torch>=2.3.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt torch
+	$(BIN)/python -m pip install --quiet -c constraints.txt \
+		$(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
@@ -28,6 +49,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest bench --benchmark-disable -q
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory docs
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-kernels: $(STAMP)
+	$(KERNELS) $(BIN)/python -m pytest -q $(AGREEMENT)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
