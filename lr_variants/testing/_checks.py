@@ -6,7 +6,6 @@ import inspect
 import time
 import warnings
 from collections.abc import Callable, Collection, Sequence
-from typing import Any
 
 from lr_variants._validate import DTYPES, check_choice, check_int
 from lr_variants.registry import IMPLS, create, impls, spec
