@@ -337,8 +337,10 @@ def _guesses(path: Path) -> list[str]:
             kinds = ast.unparse(node.args[1])
             if any(p in kinds for p in PROTOCOLS) or "LogisticRegression" in kinds:
                 found.append(f"{where} isinstance(..., {kinds})")
+        # reading a class's module is a guess; setting one (a public name in tracebacks) is not
         if isinstance(node, ast.Attribute) and node.attr == "__module__":
-            found.append(f"{where} __module__")
+            if isinstance(node.ctx, ast.Load):
+                found.append(f"{where} __module__")
         if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
             if path != PACKAGE / "__init__.py":  # the root's lazy lv.explain
                 found.append(f"{where} __getattr__")

@@ -7,8 +7,6 @@ A factory is any callable ``factory(w, b, *, sgd, dtype, device)``; a class is o
 ``dL/dw = X^T (u (p - y))``, ``dL/db = sum(u (p - y))``.
 """
 
-from types import MappingProxyType
-
 import numpy as np
 
 from lr_variants.arrays import NumpyArrays
@@ -21,9 +19,8 @@ def sigmoid(z):
 
 
 class ExampleVariant:
-    # what it declares beyond the protocol (fields of lr_variants.Capabilities), read when it is
-    # registered: its loss and gradient are the sums sum(u l), for any weights u
-    lr_variants_capabilities = MappingProxyType({"linear_in_u": True})
+    # declared (lr_variants.Capabilities): loss and gradient are sums of u_i l_i, for any u
+    lr_variants_capabilities = {"linear_in_u": True}  # noqa: RUF012
 
     def __init__(self, w, b, *, sgd, dtype, device="cpu"):
         self.arrays = NumpyArrays(dtype)
