@@ -142,9 +142,49 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         "--article",
         "article-exact mode: the reference article's init, batch order and loss (docs/article.md)",
     )
+    add_plugin_options(p)
 
 
 PLUGIN = "package.module:attribute"
+
+
+def plugin_timeout_arg(text: str) -> float:
+    """An argparse type: a plug-in's time limit per call, seconds > 0 (finite, bounded)."""
+    from lr_variants._contain import check_timeout
+
+    try:
+        return check_timeout(text.strip())
+    except ValueError:
+        from lr_variants._contain import MAX_TIMEOUT
+
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds > 0 and at most {MAX_TIMEOUT:g}; got {text}"
+        ) from None
+
+
+plugin_timeout_arg.__name__ = "float"
+
+
+def add_plugin_options(p: argparse.ArgumentParser) -> None:
+    """``--plugin-timeout`` and ``--debug``: how plug-in code (package.module:attribute, an
+    installed or registered variant) is contained (lr_variants._contain)."""
+    from lr_variants._contain import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE
+
+    p.add_argument(
+        "--plugin-timeout",
+        type=plugin_timeout_arg,
+        default=None,
+        metavar="SECONDS",
+        help=f"the time limit of each call into a plug-in (its import, factory, gradient, "
+        f"step, ...); past it the run ends with one line and exit status 1 (default: "
+        f"${TIMEOUT_VARIABLE}, else {DEFAULT_TIMEOUT:g})",
+    )
+    flag(
+        p,
+        "--debug",
+        "when a plug-in fails, print its full traceback before the one-line error (also "
+        "LR_VARIANTS_DEBUG=1)",
+    )
 
 
 def add_variant_option(

@@ -54,6 +54,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     )
     c.add_impl_option(p, IMPLS, "textbook", "the implementation to check (default: textbook)")
     c.flag(p, "--json", "print one JSON object")
+    c.add_plugin_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
