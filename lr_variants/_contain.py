@@ -74,7 +74,7 @@ class SpecError(PluginError, ValueError):
         self.variant, self.phase, self.error, self.original = "", "import", message, original
 
 
-class PluginTimeout(BaseException):  # noqa: N818 - it reads as what happened
+class PluginTimeout(BaseException):
     """A call into a plug-in did not return within :func:`timeout` seconds. Not an
     ``Exception``: it ends the run or the check, as ``KeyboardInterrupt`` does."""
 
@@ -129,7 +129,7 @@ def debug() -> bool:
     return os.environ.get(DEBUG_VARIABLE, "").strip() == "1"
 
 
-class _Alarm(BaseException):  # noqa: N818
+class _Alarm(BaseException):
     """Raised by the SIGALRM handler inside the plug-in; becomes PluginTimeout."""
 
 

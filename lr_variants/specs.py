@@ -44,6 +44,31 @@ def check_label(label: str, spec: str) -> str:
     return label
 
 
+def check_labels(specs: list[str], name: str = "variants") -> None:
+    """Every ``label=package.module:attribute`` of ``specs`` well formed (:func:`check_label`)
+    and no label given twice; nothing is imported."""
+    seen: set[str] = set()
+    for spec in specs:
+        if not isinstance(spec, str) or "=" not in spec:
+            continue
+        label = check_label(spec.partition("=")[0].strip(), spec)
+        if label in seen:
+            raise ValueError(f"{name} must give each label once; got {label!r} twice")
+        seen.add(label)
+
+
+def resolve_all(specs: list[str], name: str = "variants") -> list[str]:
+    """Each of ``specs`` resolved (:func:`resolve`), the labels checked first
+    (:func:`check_labels`); a label that is also another entry's name is a ``ValueError``."""
+    check_labels(specs, name)
+    names = [resolve(spec) for spec in specs]
+    labels = [s.partition("=")[0].strip() for s in specs if isinstance(s, str) and "=" in s]
+    for label in labels:
+        if names.count(label) > 1:
+            raise ValueError(f"{name} must name each variant once; got {label!r} twice")
+    return names
+
+
 def register_as(name: str, spec: str) -> str:
     """Import ``spec`` (``package.module:attribute``) and register it as ``name`` as it is (a
     worker process repeating its launcher's :func:`resolve`)."""

@@ -18,11 +18,12 @@ from typing import Any, NoReturn
 import numpy as np
 
 from lr_variants import data as _data
+from lr_variants._contain import SpecError
 from lr_variants._model import Model
 from lr_variants._validate import DTYPES, F64
 from lr_variants.compare import label
 from lr_variants.registry import IMPLS, VARIANTS, variants
-from lr_variants.specs import resolve
+from lr_variants.specs import check_labels, resolve
 
 _PROGRESS_DELAY = 0.5  # seconds: a run shorter than this never draws a bar
 DEFAULT_DATA = "two_blobs(500, seed=42)"
@@ -199,7 +200,8 @@ def add_variants_option(p: argparse.ArgumentParser) -> None:
         default=",".join(VARIANTS),
         metavar="NAME,...",
         help=f"comma-separated variants, from {', '.join(VARIANTS)} (default: all), a registered "
-        f"plug-in's name, or {PLUGIN} naming a variant factory or gradient function",
+        f"plug-in's name, or {PLUGIN} naming a variant factory or gradient function "
+        f"(label={PLUGIN} names it label)",
     )
 
 
@@ -214,8 +216,16 @@ def variant_names(text: str) -> list[str]:
     names = [v.strip() for v in text.split(",") if v.strip()]
     if not names:
         raise ValueError(f"--variants must name at least one of {VARIANTS}; got nothing")
-    # every name resolved (a plug-in imported) before any training starts
-    return [resolve_variant(name, "--variants", "name variants from") for name in names]
+    # labels checked, then every name resolved (a plug-in imported) before any training starts
+    try:
+        check_labels(names, "--variants")
+    except ValueError as exc:
+        raise ValueError(str(exc) if str(exc).startswith("--") else f"--variants: {exc}") from None
+    resolved = [resolve_variant(name, "--variants", "name variants from") for name in names]
+    for name in {n.partition("=")[0].strip() for n in names if "=" in n}:
+        if resolved.count(name) > 1:
+            raise ValueError(f"--variants must name each variant once; got {name!r} twice")
+    return resolved
 
 
 def resolve_variant(name: str, flag: str, must: str = "be one of") -> str:
@@ -226,6 +236,8 @@ def resolve_variant(name: str, flag: str, must: str = "be one of") -> str:
         raise ValueError(f"{flag} must {must} {variants()} or {PLUGIN}; got {name!r}")
     try:
         return resolve(name)
+    except SpecError as exc:  # its module failed: the original kept for --debug
+        raise SpecError(f"{flag}: {exc}", exc.original) from None
     except ValueError as exc:
         raise ValueError(f"{flag}: {exc}") from None
 
