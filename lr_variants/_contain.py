@@ -116,12 +116,19 @@ def timeout() -> float:
     """The time limit in force, in seconds: :func:`set_timeout`'s, else the environment
     variable ``LR_VARIANTS_PLUGIN_TIMEOUT``'s (a ``ValueError`` naming it when it is not a
     valid limit), else :data:`DEFAULT_TIMEOUT`."""
+    global _from_environment
     if _limit is not None:
         return _limit
     text = os.environ.get(TIMEOUT_VARIABLE)
     if text is None:
         return DEFAULT_TIMEOUT
-    return check_timeout(text.strip(), f"environment variable {TIMEOUT_VARIABLE}")
+    if _from_environment[0] != text:  # parsed once per value
+        seconds = check_timeout(text.strip(), f"environment variable {TIMEOUT_VARIABLE}")
+        _from_environment = (text, seconds)
+    return _from_environment[1]
+
+
+_from_environment: tuple[str | None, float] = (None, DEFAULT_TIMEOUT)
 
 
 def debug() -> bool:
@@ -138,17 +145,33 @@ _expired = False
 _installed: bool | None = None  # None: not tried; False: SIGALRM belongs to someone else
 
 
+GRACE = 2.0  # seconds a plug-in that caught the interruption has to return before the end
+
+
 def _on_alarm(signum: int, frame: Any) -> None:
     global _expired
-    if _depth:
+    if not _depth:
+        return
+    if not _expired:  # the limit: interrupt the plug-in
         _expired = True
         raise _Alarm()
+    # GRACE seconds later and still inside: it caught the interruption and went on; nothing
+    # short of ending the process stops it
+    message = f"{PluginTimeout(*_current[0])}; it went on after being interrupted: the process ends"
+    try:
+        sys.stderr.write(f"lr-variants: error: {message}\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(1)
+
+
+_current: list[tuple[str, str, float]] = [("", "", 0.0)]  # the call in progress, for the handler
 
 
 def _arm(seconds: float) -> bool:
     """Start the limit; whether it could be (the main thread, SIGALRM free)."""
     global _installed
-    if threading.current_thread() is not threading.main_thread():
+    if threading.get_ident() != threading.main_thread().ident:
         return False
     if _installed is None:
         _installed = signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
@@ -156,7 +179,7 @@ def _arm(seconds: float) -> bool:
             signal.signal(signal.SIGALRM, _on_alarm)
     if not _installed:
         return False
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, GRACE)  # then every GRACE s: the handler
     return True
 
 
@@ -169,6 +192,7 @@ def call(variant: str, phase: str, fn: Callable[..., Any], *args: Any, **kwargs:
         return fn(*args, **kwargs)
     seconds = timeout()
     _depth, _expired = 1, False
+    _current[0] = (variant, phase, seconds)
     armed = _arm(seconds)
     out, sys.stdout = sys.stdout, sys.stderr
     try:

@@ -116,8 +116,8 @@ def _main(argv: Sequence[str] | None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         if hasattr(args, "plugin_timeout"):  # a command that runs plug-ins
-            _contain.set_timeout(args.plugin_timeout)
-            _contain.timeout()  # LR_VARIANTS_PLUGIN_TIMEOUT checked before any work
+            # the flag, else LR_VARIANTS_PLUGIN_TIMEOUT (checked before any work), else default
+            _contain.set_timeout(args.plugin_timeout or _contain.timeout())
         if args.command is None:
             parser.print_help()
             return 2

@@ -232,7 +232,7 @@ def resolve_variant(name: str, flag: str, must: str = "be one of") -> str:
     """The variant ``name`` stands for: a name :func:`variants` lists, or a plug-in
     ``package.module:attribute`` (:func:`lr_variants.specs.resolve`); a ValueError naming
     ``flag`` for anything else."""
-    if ":" not in name and name not in variants():
+    if ":" not in name and "=" not in name and name not in variants():
         raise ValueError(f"{flag} must {must} {variants()} or {PLUGIN}; got {name!r}")
     try:
         return resolve(name)
