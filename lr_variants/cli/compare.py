@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int | None:
     impls = c.impl_list(args.impl or ("textbook" if args.article else "both"))
     if args.world_size is not None:
         _distributed.run_compare(args, names, impls)
-        return
+        return None
     if args.article:
         c.check_article(args)
         with c.Progress(args) as progress:
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int | None:
             c.emit_json(article.to_dict())
         else:
             c.emit(article.to_text())
-        return
+        return None
     X, y = c.load(args, standardize=False)  # compare() standardizes, and says so
     with c.Progress(args) as progress:
         result = compare(
