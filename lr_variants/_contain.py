@@ -14,8 +14,9 @@ Every call into a plug-in goes through :func:`call`, which
 - sends what the plug-in prints to stderr, so that a ``--json`` standard output holds JSON.
 
 The built-in variants never pass through here: containment costs only plug-ins (one Python
-call layer and two ``setitimer`` system calls per call). The time limit needs the main thread
-and ``SIGALRM`` unclaimed by another handler; elsewhere calls run without it. Code stuck in
+call layer and two ``setitimer`` system calls per call). The time limit and the redirection
+of prints need the main thread (and the limit ``SIGALRM`` unclaimed by another handler);
+calls from other threads are contained but run without them. Code stuck in
 compiled code that never returns to the interpreter cannot be interrupted from inside the
 process.
 """
@@ -140,39 +141,40 @@ class _Alarm(BaseException):
     """Raised by the SIGALRM handler inside the plug-in; becomes PluginTimeout."""
 
 
-_depth = 0  # calls into plug-ins in progress (a plug-in calling another: only the outer counts)
-_expired = False
+class _Calls(threading.local):
+    """This thread's call into a plug-in: ``depth`` (a plug-in calling another: only the outer
+    call counts), whether its limit ``expired``, and ``current`` (variant, phase, seconds)."""
+
+    depth = 0
+    expired = False
+    current: tuple[str, str, float] = ("", "", 0.0)
+
+
+_calls = _Calls()
 _installed: bool | None = None  # None: not tried; False: SIGALRM belongs to someone else
-
-
 GRACE = 2.0  # seconds a plug-in that caught the interruption has to return before the end
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
-    global _expired
-    if not _depth:
+    """SIGALRM, in the main thread (the only one that arms it)."""
+    if not _calls.depth:
         return
-    if not _expired:  # the limit: interrupt the plug-in
-        _expired = True
+    if not _calls.expired:  # the limit: interrupt the plug-in
+        _calls.expired = True
         raise _Alarm()
     # GRACE seconds later and still inside: it caught the interruption and went on; nothing
     # short of ending the process stops it
-    message = f"{PluginTimeout(*_current[0])}; it went on after being interrupted: the process ends"
+    message = f"{PluginTimeout(*_calls.current)}; it went on after being interrupted"
     try:
-        sys.stderr.write(f"lr-variants: error: {message}\n")
+        sys.stderr.write(f"lr-variants: error: {message}: the process ends\n")
         sys.stderr.flush()
     finally:
         os._exit(1)
 
 
-_current: list[tuple[str, str, float]] = [("", "", 0.0)]  # the call in progress, for the handler
-
-
 def _arm(seconds: float) -> bool:
-    """Start the limit; whether it could be (the main thread, SIGALRM free)."""
+    """Start the limit (the caller is the main thread); whether it could be (SIGALRM free)."""
     global _installed
-    if threading.get_ident() != threading.main_thread().ident:
-        return False
     if _installed is None:
         _installed = signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
         if _installed:
@@ -185,36 +187,44 @@ def _arm(seconds: float) -> bool:
 
 def call(variant: str, phase: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)``, a call into plug-in ``variant``, contained: what it raises is a
-    :class:`PluginError` (``KeyboardInterrupt`` passes), past the limit a
-    :class:`PluginTimeout`, what it prints goes to stderr."""
-    global _depth, _expired
-    if _depth:  # inside another plug-in call: that one's limit and conversion apply
+    :class:`PluginError` (``KeyboardInterrupt`` passes); from the main thread, past the limit
+    a :class:`PluginTimeout`, and what it prints goes to stderr (``sys.stdout`` is one for the
+    whole process: other threads keep it)."""
+    calls = _calls
+    if calls.depth:  # inside another plug-in call: that one's limit and conversion apply
         return fn(*args, **kwargs)
     seconds = timeout()
-    _depth, _expired = 1, False
-    _current[0] = (variant, phase, seconds)
-    armed = _arm(seconds)
-    out, sys.stdout = sys.stdout, sys.stderr
+    calls.depth, calls.expired, calls.current = 1, False, (variant, phase, seconds)
+    main = threading.get_ident() == _MAIN
+    armed = main and _arm(seconds)
+    out = sys.stdout
+    if main:
+        sys.stdout = sys.stderr
     try:
         try:
             result = fn(*args, **kwargs)
         finally:
             if armed:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-            sys.stdout = out
-            _depth = 0
+            if main:
+                sys.stdout = out
+            calls.depth = 0
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        sys.stdout = out  # again: an alarm at the very end may have cut the cleanup short
-        if _expired:  # the alarm, or whatever the plug-in raised after catching it
+        if main:
+            sys.stdout = out  # again: an alarm at the very end may have cut the cleanup short
+        if calls.expired:  # the alarm, or whatever the plug-in raised after catching it
             raise PluginTimeout(variant, phase, seconds) from None
         if isinstance(exc, (PluginError, PluginTimeout)):
             raise
         raise PluginError(variant, phase, exc) from exc
-    if _expired:  # it caught the alarm and returned
+    if calls.expired:  # it caught the alarm and returned
         raise PluginTimeout(variant, phase, seconds)
     return result
+
+
+_MAIN = threading.main_thread().ident
 
 
 def contained(variant: str, phase: str, fn: Callable[..., Any]) -> Callable[..., Any]:
