@@ -419,6 +419,38 @@ def test_plugins_resolve_in_every_worker_of_a_launch(hostile) -> None:
     assert all(r["ranks_equal"] for r in rows)
 
 
+@pytest.mark.slow
+def test_torchrun_ranks_resolve_a_plugin_spec_as_one_process_does(hostile) -> None:
+    train = ["train", "--variant", "hostile:good", "--epochs", "20", "--dtype", "float64"]
+    one = cli(*train, "--quiet", cwd=hostile)
+    assert one.returncode == 0, one.stderr
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    ranks = subprocess.run(
+        [*torchrun, "-m", "lr_variants", *train, "--quiet", "--distributed"],
+        capture_output=True,
+        text=True,
+        cwd=hostile,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+    assert ranks.returncode == 0, ranks.stderr
+    assert ranks.stdout == one.stdout  # rank 0 prints what one process prints
+    failing = subprocess.run(
+        [*torchrun, "-m", "lr_variants", "train", "--variant", "hostile:runtime", "--distributed"],
+        capture_output=True,
+        text=True,
+        cwd=hostile,
+        env=env,
+        timeout=240,
+        check=False,
+    )
+    assert failing.returncode != 0
+    said = "plug-in variant 'runtime' failed in gradient: RuntimeError: planted runtime"
+    assert failing.stderr.count(said) == 2  # one line from each rank
+
+
 # ------------------------------------------------------------------ entry points, lazily
 
 RECORDER = textwrap.dedent(
