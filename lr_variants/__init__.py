@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from lr_variants._contain import PluginError, PluginTimeout
 from lr_variants._model import Model
 from lr_variants._sgd import SGDOptions
 from lr_variants.compare import compare
@@ -43,6 +44,8 @@ __all__ = [
     "Capabilities",
     "History",
     "Model",
+    "PluginError",
+    "PluginTimeout",
     "SGDOptions",
     "SeparationError",
     "Solution",

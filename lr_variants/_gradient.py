@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from lr_variants._contain import PluginError
 from lr_variants._sgd import SGDOptions
 from lr_variants._validate import F64
 from lr_variants.textbook.numpy import NumpyLogisticRegression
@@ -72,31 +73,51 @@ class GradientFunctionVariant:
             return zero, np.zeros_like(self.w), zero
         try:
             out = self.fn(self.w.copy(), self.b.copy(), _read_only(X), _read_only(y), _read_only(u))
-        except ValueError as exc:
-            if "read-only" not in str(exc):
+        except PluginError as exc:  # fn is contained (lr_variants._contain)
+            if not (isinstance(exc.original, ValueError) and "read-only" in str(exc.original)):
                 raise
             raise ValueError(
                 f"the gradient function of variant {self.name!r} must not write into X, y or "
-                f"sample_weight (read-only: they may be the caller's own data); it tried: {exc}"
+                f"sample_weight (read-only: they may be the caller's own data); it tried: "
+                f"{exc.original}"
             ) from None
         if not isinstance(out, tuple) or len(out) != 3:
-            raise TypeError(
-                f"the gradient function of variant {self.name!r} must return (loss, grad_w, "
-                f"grad_b); got {type(out).__name__}"
+            raise PluginError(
+                self.name,
+                "gradient",
+                f"it must return (loss, grad_w, grad_b); got {_what(out)}",
             )
-        loss, gw, gb = (np.asarray(v) for v in out)
+        try:
+            loss, gw, gb = (np.asarray(v) for v in out)
+        except Exception as exc:  # a tensor that requires grad, an object NumPy cannot read
+            raise PluginError(
+                self.name,
+                "gradient",
+                f"it must return NumPy arrays or numbers; got {_what(out)}: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}",
+            ) from exc
         for what, value, shape in (("loss", loss, ()), ("grad_w", gw, self.w.shape)):
             if value.shape != shape or value.dtype.kind not in "iuf":
-                raise ValueError(
-                    f"the gradient function of variant {self.name!r} must return {what} as "
-                    f"real numbers of shape {shape}; got {value.dtype} of shape {value.shape}"
+                raise PluginError(
+                    self.name,
+                    "gradient",
+                    f"it must return {what} as real numbers of shape {shape}; got {value.dtype} "
+                    f"of shape {value.shape}",
                 )
         if gb.size != 1 or gb.dtype.kind not in "iuf":
-            raise ValueError(
-                f"the gradient function of variant {self.name!r} must return grad_b as one real "
-                f"number; got {gb.dtype} of shape {gb.shape}"
+            raise PluginError(
+                self.name,
+                "gradient",
+                f"it must return grad_b as one real number; got {gb.dtype} of shape {gb.shape}",
             )
         return loss.astype(dtype), gw.astype(dtype), gb.reshape(()).astype(dtype)
+
+
+def _what(out: Any) -> str:
+    """What a gradient function returned, in a few words: ``tuple (ndarray, Tensor, float)``."""
+    if isinstance(out, tuple):
+        return f"tuple ({', '.join(type(v).__name__ for v in out)})"
+    return type(out).__name__
 
 
 def _read_only(a: np.ndarray | None) -> np.ndarray | None:

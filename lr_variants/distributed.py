@@ -47,6 +47,7 @@ from lr_variants._validate import F64, check_int, check_real
 from lr_variants.compare import label
 from lr_variants.registry import create, from_gradient
 from lr_variants.registry import impls as offered_impls
+from lr_variants.specs import register_as, resolve_all, spec_of
 from lr_variants.training import train
 
 DEFAULT_TIMEOUT = 60.0  # seconds a collective waits for a silent rank before failing
@@ -366,7 +367,9 @@ class Job:
     keywords, and the data. ``per_step``: train one batch per ``train`` call (the batches of
     :func:`lr_variants.batches`) and keep the parameters after every step. ``gradient``: a
     loss-and-gradient function registered first as ``variant`` (:func:`lr_variants.from_gradient`;
-    a worker process starts with only the built-in variants)."""
+    a worker process starts with only the built-in variants). ``spec``: the
+    ``package.module:attribute`` a plug-in ``variant`` was resolved from, registered again
+    under the same name in a worker (:func:`lr_variants.specs.register_as`)."""
 
     variant: str
     create: dict[str, Any]
@@ -376,6 +379,7 @@ class Job:
     sample_weight: F64 | None = None
     per_step: bool = False
     gradient: Callable[..., Any] | None = None
+    spec: str | None = None
 
 
 @dataclass(frozen=True)
@@ -395,6 +399,8 @@ def train_job(job: Job, distributed: bool) -> Outcome:
 
     if job.gradient is not None:
         from_gradient(job.gradient, job.variant)
+    if job.spec is not None and spec_of(job.variant) != job.spec:  # a fresh worker process
+        register_as(job.variant, job.spec)
     model = create(job.variant, job.X.shape[1], **job.create)
     if not job.per_step:
         h = train(
@@ -497,16 +503,27 @@ def run(
     and data-parallel over ``world_size`` processes on localhost (:func:`launch`, ``gloo``);
     ``create_options`` go to :func:`lr_variants.create` (``lr``, ``dtype``, ``momentum``...;
     ``seed`` picks the initial parameters and the batches). ``world_size``, ``timeout`` and
-    every model's options are checked before any training (as :func:`launch` checks them)."""
+    every model's options are checked before any training (as :func:`launch` checks them).
+    ``variants`` may be plug-ins (``package.module:attribute``, ``label=...``, installed
+    names): each worker resolves them as this process does."""
     world = check_world_size(world_size, force_world_size)
     timeout = check_timeout(timeout)
     X64 = np.asarray(X, dtype=np.float64)
     y64 = np.asarray(y, dtype=np.float64)
     s64 = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     fit = {"epochs": epochs, "batch_size": batch_size, "seed": seed}
+    names = resolve_all(list(variants))
     jobs = [
-        Job(name, {**create_options, "seed": seed, "impl": impl}, fit, X64, y64, s64)
-        for name in variants
+        Job(
+            name,
+            {**create_options, "seed": seed, "impl": impl},
+            fit,
+            X64,
+            y64,
+            s64,
+            spec=spec_of(name),
+        )
+        for name in names
         for impl in impls
         if impl in offered_impls(name)
     ]

@@ -149,7 +149,6 @@ _BUILTIN: dict[str, VariantSpec] = {
 # packages (the entry-point group below, read once, on first use)
 _REGISTERED: dict[str, VariantSpec] = {}
 ENTRY_POINT_GROUP = "lr_variants.variants"
-_discovered = False
 
 
 def register_variant(
@@ -263,11 +262,15 @@ def from_gradient(
         if unsupported is None
         else unsupported,
     )
+    from lr_variants._contain import contained
     from lr_variants._gradient import GradientFunctionVariant
 
-    def factory(w: F64, b: float, **options: Any) -> Any:
-        return GradientFunctionVariant(w, b, fn=fn, name=name, **options)
+    guarded = contained(name, "gradient", fn)  # every call into fn: lr_variants._contain
 
+    def factory(w: F64, b: float, **options: Any) -> Any:
+        return GradientFunctionVariant(w, b, fn=guarded, name=name, **options)
+
+    factory.lr_variants_library = True  # type: ignore[attr-defined]  # not contained again
     return register_variant(name, factory, capabilities=caps)
 
 
@@ -279,46 +282,67 @@ def is_factory(obj: Callable[..., Any]) -> bool:
         return True
 
 
-def _discover() -> None:
-    """Register the variants installed packages declare in the entry-point group
-    ``lr_variants.variants`` (name = variant name, value = a factory or a gradient function);
-    once per process, never at ``import lr_variants``. A broken entry point is skipped here
-    and reported when its name is asked for."""
-    global _discovered
-    if _discovered:
-        return
-    _discovered = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _BUILTIN or ep.name in _REGISTERED:
-            continue  # a registration in this process wins over an installed one
-        try:
-            obj = ep.load()
-            if is_factory(obj):
-                register_variant(ep.name, obj)
-            else:
-                from_gradient(obj, ep.name)
-        except Exception as exc:  # a third party's import error must not break the library
-            _BROKEN[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
+_entry_points: dict[str, Any] | None = None  # name -> EntryPoint, read (not loaded) once
 
 
-_BROKEN: dict[str, str] = {}
+def _installed() -> dict[str, Any]:
+    """The entry points of the group ``lr_variants.variants`` installed packages declare, by
+    name, read once per process, never at ``import lr_variants``; none is imported here."""
+    global _entry_points
+    if _entry_points is None:
+        _entry_points = {
+            ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in _BUILTIN
+        }
+    return _entry_points
+
+
+def _load_installed(name: str) -> None:
+    """Import installed variant ``name`` (its entry point: a factory or a gradient function)
+    and register it, contained (:mod:`lr_variants._contain`): a module that raises or exits
+    is a ``ValueError`` (:class:`~lr_variants._contain.SpecError`), now and whenever the name
+    is asked for again."""
+    from lr_variants import _contain
+
+    if name in _BROKEN:
+        raise _contain.SpecError(_BROKEN[name][0], _BROKEN[name][1])
+    ep = _installed()[name]
+    try:
+        obj = _contain.call(name, "import", ep.load)
+        if not callable(obj):
+            raise _contain.PluginError(
+                name, "import", f"{ep.value} is a {type(obj).__name__}, not callable"
+            )
+        if is_factory(obj):
+            register_variant(name, obj)
+        else:
+            from_gradient(obj, name)
+    except (_contain.PluginError, ValueError, TypeError) as exc:
+        detail = exc.error if isinstance(exc, _contain.PluginError) else str(exc)
+        message = f"variant {name!r} is installed but failed to load: {ep.value}: {detail}"
+        original = exc.original if isinstance(exc, _contain.PluginError) else exc
+        _BROKEN[name] = (message, original)
+        raise _contain.SpecError(message, original) from None
+
+
+_BROKEN: dict[str, tuple[str, BaseException | None]] = {}
 
 
 def variants() -> tuple[str, ...]:
     """Every available variant name: the built-ins (:data:`VARIANTS`), then the registered
-    ones (this process's, then installed packages')."""
-    _discover()
-    return VARIANTS + tuple(_REGISTERED)
+    ones (this process's, then installed packages', listed without importing them)."""
+    installed = tuple(n for n in _installed() if n not in _REGISTERED)
+    return VARIANTS + tuple(_REGISTERED) + installed
 
 
 def spec(name: str) -> VariantSpec:
-    """The :class:`VariantSpec` of variant ``name`` (built-in or registered)."""
+    """The :class:`VariantSpec` of variant ``name`` (built-in or registered); an installed
+    variant is imported when its name is first asked for."""
     if isinstance(name, str) and name in _BUILTIN:
         return _BUILTIN[name]
-    _discover()
-    if isinstance(name, str) and name in _BROKEN:
-        raise ValueError(f"variant {name!r} is installed but failed to load: {_BROKEN[name]}")
     if isinstance(name, str) and name in _REGISTERED:
+        return _REGISTERED[name]
+    if isinstance(name, str) and name in _installed():
+        _load_installed(name)
         return _REGISTERED[name]
     check_choice(name, "name", variants())
     raise AssertionError("unreachable: check_choice raised")
@@ -453,7 +477,13 @@ def create(
         w, b = article_init(n, seed)
     else:
         w, b = initial_params(n, seed)
-    engine = variant.factory(impl)(w, b, sgd=sgd, dtype=dtype, device=dev, **options)
+    factory = variant.factory(impl)
+    if name in _BUILTIN or getattr(factory, "lr_variants_library", False):
+        engine = factory(w, b, sgd=sgd, dtype=dtype, device=dev, **options)
+    else:  # a plug-in's factory and the object it makes: contained (lr_variants._contain)
+        from lr_variants._contain import make
+
+        engine = make(name, factory, w, b, sgd=sgd, dtype=dtype, device=dev, **options)
     return Model(
         name,
         engine,

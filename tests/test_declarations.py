@@ -242,7 +242,7 @@ def test_an_entry_points_declaration_is_its_attribute(monkeypatch: pytest.Monkey
 
     points = [EntryPoint("ep_full", ExampleVariant), EntryPoint("ep_broken", Broken)]
     monkeypatch.setattr(registry, "entry_points", lambda group: points)
-    monkeypatch.setattr(registry, "_discovered", False)
+    monkeypatch.setattr(registry, "_entry_points", None)
     monkeypatch.setattr(registry, "_BROKEN", {})
     assert lv.capabilities("ep_full") == Capabilities(linear_in_u=True)
     with pytest.raises(

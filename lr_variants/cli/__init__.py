@@ -4,7 +4,10 @@
 Bad input ends with one line on stderr (``lr-variants: error: ...``) and exit status 2; a
 diverging run, or a standard output that is full or closed, with one line and exit status 1;
 Ctrl-C with ``lr-variants: interrupted`` and exit status 130; never a traceback. A warning
-(NumPy's, torch's) is one line, ``lr-variants: warning: ...``, never a source line.
+(NumPy's, torch's) is one line, ``lr-variants: warning: ...``, never a source line. A plug-in
+that fails (raises, calls ``sys.exit``, returns something that is not a variant) or outlives
+``--plugin-timeout`` is one line naming it and the phase, exit status 1 (2 for a spec that
+does not resolve); ``--debug`` or ``LR_VARIANTS_DEBUG=1`` adds the plug-in's traceback.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import argparse
 import io
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
+from lr_variants import _contain
 from lr_variants.cli import _common, bench, check, compare, explain, plot, solve, train
 
 _COMMANDS = (compare, train, solve, explain, plot, bench, check)
@@ -99,14 +105,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
     try:
         return _main(argv)
-    finally:  # the caller's own format again (main may be called from Python)
+    finally:  # the caller's own format and time limit again (main may be called from Python)
         warnings.formatwarning = formatwarning
+        _contain.set_timeout(None)
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    args: Any = None
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        if hasattr(args, "plugin_timeout"):  # a command that runs plug-ins
+            # the flag, else LR_VARIANTS_PLUGIN_TIMEOUT (checked before any work), else default
+            _contain.set_timeout(args.plugin_timeout or _contain.timeout())
         if args.command is None:
             parser.print_help()
             return 2
@@ -122,6 +133,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("lr-variants: interrupted", file=sys.stderr, flush=True)
         return 130
+    except (_contain.PluginError, _contain.PluginTimeout) as exc:  # the user's code: one line
+        if exc.original is not None and (getattr(args, "debug", False) or _contain.debug()):
+            traceback.print_exception(exc.original, file=sys.stderr)
+        _error(str(exc))
+        return exc.status
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly, as other tools do
         _quiet_stdout()
         return 0

@@ -18,11 +18,12 @@ from typing import Any, NoReturn
 import numpy as np
 
 from lr_variants import data as _data
+from lr_variants._contain import SpecError
 from lr_variants._model import Model
 from lr_variants._validate import DTYPES, F64
 from lr_variants.compare import label
 from lr_variants.registry import IMPLS, VARIANTS, variants
-from lr_variants.specs import resolve
+from lr_variants.specs import check_labels, resolve
 
 _PROGRESS_DELAY = 0.5  # seconds: a run shorter than this never draws a bar
 DEFAULT_DATA = "two_blobs(500, seed=42)"
@@ -142,9 +143,49 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         "--article",
         "article-exact mode: the reference article's init, batch order and loss (docs/article.md)",
     )
+    add_plugin_options(p)
 
 
 PLUGIN = "package.module:attribute"
+
+
+def plugin_timeout_arg(text: str) -> float:
+    """An argparse type: a plug-in's time limit per call, seconds > 0 (finite, bounded)."""
+    from lr_variants._contain import check_timeout
+
+    try:
+        return check_timeout(text.strip())
+    except ValueError:
+        from lr_variants._contain import MAX_TIMEOUT
+
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds > 0 and at most {MAX_TIMEOUT:g}; got {text}"
+        ) from None
+
+
+plugin_timeout_arg.__name__ = "float"
+
+
+def add_plugin_options(p: argparse.ArgumentParser) -> None:
+    """``--plugin-timeout`` and ``--debug``: how plug-in code (package.module:attribute, an
+    installed or registered variant) is contained (lr_variants._contain)."""
+    from lr_variants._contain import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE
+
+    p.add_argument(
+        "--plugin-timeout",
+        type=plugin_timeout_arg,
+        default=None,
+        metavar="SECONDS",
+        help=f"the time limit of each call into a plug-in (its import, factory, gradient, "
+        f"step, ...); past it the run ends with one line and exit status 1 (default: "
+        f"${TIMEOUT_VARIABLE}, else {DEFAULT_TIMEOUT:g})",
+    )
+    flag(
+        p,
+        "--debug",
+        "when a plug-in fails, print its full traceback before the one-line error (also "
+        "LR_VARIANTS_DEBUG=1)",
+    )
 
 
 def add_variant_option(
@@ -159,7 +200,8 @@ def add_variants_option(p: argparse.ArgumentParser) -> None:
         default=",".join(VARIANTS),
         metavar="NAME,...",
         help=f"comma-separated variants, from {', '.join(VARIANTS)} (default: all), a registered "
-        f"plug-in's name, or {PLUGIN} naming a variant factory or gradient function",
+        f"plug-in's name, or {PLUGIN} naming a variant factory or gradient function "
+        f"(label={PLUGIN} names it label)",
     )
 
 
@@ -174,18 +216,28 @@ def variant_names(text: str) -> list[str]:
     names = [v.strip() for v in text.split(",") if v.strip()]
     if not names:
         raise ValueError(f"--variants must name at least one of {VARIANTS}; got nothing")
-    # every name resolved (a plug-in imported) before any training starts
-    return [resolve_variant(name, "--variants", "name variants from") for name in names]
+    # labels checked, then every name resolved (a plug-in imported) before any training starts
+    try:
+        check_labels(names, "--variants")
+    except ValueError as exc:
+        raise ValueError(str(exc) if str(exc).startswith("--") else f"--variants: {exc}") from None
+    resolved = [resolve_variant(name, "--variants", "name variants from") for name in names]
+    for name in {n.partition("=")[0].strip() for n in names if "=" in n}:
+        if resolved.count(name) > 1:
+            raise ValueError(f"--variants must name each variant once; got {name!r} twice")
+    return resolved
 
 
 def resolve_variant(name: str, flag: str, must: str = "be one of") -> str:
     """The variant ``name`` stands for: a name :func:`variants` lists, or a plug-in
     ``package.module:attribute`` (:func:`lr_variants.specs.resolve`); a ValueError naming
     ``flag`` for anything else."""
-    if ":" not in name and name not in variants():
+    if ":" not in name and "=" not in name and name not in variants():
         raise ValueError(f"{flag} must {must} {variants()} or {PLUGIN}; got {name!r}")
     try:
         return resolve(name)
+    except SpecError as exc:  # its module failed: the original kept for --debug
+        raise SpecError(f"{flag}: {exc}", exc.original) from None
     except ValueError as exc:
         raise ValueError(f"{flag}: {exc}") from None
 

@@ -68,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         cmd += ["--", *args.pytest_args]
     env = dict(os.environ)
     if args.variants:
+        from lr_variants.specs import check_labels
+
+        check_labels([v.strip() for v in args.variants.split(",")], "--variants")
         # the benchmarks run in the checkout: plug-in modules are found from here, as for compare
         env["LR_BENCH_VARIANTS"] = args.variants
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(here), env.get("PYTHONPATH")]))

@@ -16,22 +16,28 @@ Run the conformance suite on one variant: loss, gradients and probabilities agai
 float64 references (into saturation), sample weights, every torch.optim.SGD option over many
 steps, and the contract (queries change nothing, state round-trips bit for bit, determinism,
 rejected calls). SPEC is a variant name or package.module:attribute naming a variant factory or
-a loss-and-gradient function (imported from the current directory or installed packages).
+a loss-and-gradient function (imported from the current directory or installed packages), or
+label=package.module:attribute to name it label.
 Besides the inputs Hypothesis draws, every check runs a fixed tier of edge cases (logits past
 exp's overflow, 1,024 rows, 64 features, feature scales 1e-3 to 1e3). Prints a table, then one
 block per root cause: the failed check with its smallest failing input, the reference's value
 and the variant's, hints from the numbers, and the checks that fail because of it. On a
 terminal, a progress line per check goes to stderr (never with --json). Exit status 0 when
 every check passes (or is not applicable: --unsupported), 1 when any fails or none could run
-(no device for the variant), 2 for bad input. Needs Hypothesis (pip install
-'lr_variants[test]')."""
+(no device for the variant), 2 for bad input. Whatever the variant raises or exits with is a
+finding; a call into it that outlives --plugin-timeout ends the check with one line and exit
+status 1, never a pass. Needs Hypothesis (pip install 'lr_variants[test]')."""
 
 HELP = "check a variant (yours: package.module:attribute) against the references"
 EXAMPLE = "lr-variants check mypkg.mymod:loss_and_gradient --dtypes float64"
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", metavar="SPEC", help="a variant name or package.module:attribute")
+    p.add_argument(
+        "spec",
+        metavar="SPEC",
+        help="a variant name, package.module:attribute, or label=package.module:attribute",
+    )
     p.add_argument(
         "--dtypes",
         default="float64,float32",
@@ -54,6 +60,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     )
     c.add_impl_option(p, IMPLS, "textbook", "the implementation to check (default: textbook)")
     c.flag(p, "--json", "print one JSON object")
+    c.add_plugin_options(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,11 @@ parameter difference from numpy's textbook run; where the objective has an exact
 default) runs each variant as written from the textbook and, for numpy, torch_manual and
 module, also its fast form, so the table shows what tuning buys. --article instead holds every
 variant in article-exact mode against the reference article's own script. A run that diverges
-ends with one line on stderr and exit status 1 (with --json: nothing on stdout)."""
+ends with one line on stderr and exit status 1 (with --json: nothing on stdout). The time/ref
+column is each run's training time over the reference row's. A plug-in
+(package.module:attribute, or label=package.module:attribute to name it) that fails gets a row
+saying so in one line (with --json: an entry of "failed"), the other rows train and print, and
+the exit status is 1."""
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -36,12 +40,12 @@ def add_options(p: argparse.ArgumentParser) -> None:
     _distributed.add_compare_options(p)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> int | None:
     names = c.variant_names(args.variants)
     impls = c.impl_list(args.impl or ("textbook" if args.article else "both"))
     if args.world_size is not None:
         _distributed.run_compare(args, names, impls)
-        return
+        return None
     if args.article:
         c.check_article(args)
         with c.Progress(args) as progress:
@@ -52,7 +56,7 @@ def run(args: argparse.Namespace) -> None:
             c.emit_json(article.to_dict())
         else:
             c.emit(article.to_text())
-        return
+        return None
     X, y = c.load(args, standardize=False)  # compare() standardizes, and says so
     with c.Progress(args) as progress:
         result = compare(
@@ -62,6 +66,7 @@ def run(args: argparse.Namespace) -> None:
             impls=impls,
             data_label=c.data_label(args),
             callback=progress,
+            keep_going=True,  # a failing plug-in's row says why; the others train
             **c.options(args, c.COMPARE_OPTIONS),
         )
     trained_on = standardize(X)[0] if args.standardize else X
@@ -74,3 +79,4 @@ def run(args: argparse.Namespace) -> None:
         c.emit_json(out)
     else:
         c.emit(c.flag_terms(result.to_text()))
+    return 1 if result.failed else 0

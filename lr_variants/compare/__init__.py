@@ -31,7 +31,7 @@ from lr_variants.compare._article import (
     compare_article,
     printed_losses,
 )
-from lr_variants.compare._records import ArticleComparison, Comparison, Result, label
+from lr_variants.compare._records import ArticleComparison, Comparison, Failure, Result, label
 from lr_variants.compare._render import sgd_text
 from lr_variants.compare._run import (
     PLUGIN,
@@ -52,6 +52,7 @@ __all__ = [
     "ArticleComparison",
     "Callback",
     "Comparison",
+    "Failure",
     "Result",
     "article_options",
     "compare",

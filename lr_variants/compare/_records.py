@@ -27,7 +27,8 @@ class Result:
     optimum exists, ``optimum_distance`` (largest ``|(w, b) - optimum|``) and ``loss_gap``
     (objective minus the optimum's); in article mode, ``printed_losses`` (what the article's
     script prints: the last batch's loss of every 10th epoch) and ``max_abs_loss_diff`` from the
-    script's own prints."""
+    script's own prints. ``time_ratio``: ``seconds`` over the reference run's (``None`` when
+    the reference took no measurable time)."""
 
     variant: str
     impl: str
@@ -45,6 +46,7 @@ class Result:
     loss_gap: float | None = None
     printed_losses: list[float] | None = None
     max_abs_loss_diff: float | None = None
+    time_ratio: float | None = None
 
     @property
     def label(self) -> str:
@@ -61,24 +63,51 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """A run that failed because its plug-in did (:class:`lr_variants._contain.PluginError`):
+    the ``variant``, ``impl``, the ``phase`` it failed in and the ``error`` in one line."""
+
+    variant: str
+    impl: str
+    phase: str
+    error: str
+
+    @property
+    def label(self) -> str:
+        return label(self.variant, self.impl)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "impl": self.impl,
+            "phase": self.phase,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
 class Comparison:
     """What :func:`compare` returns: the ``settings`` that shaped the runs, one :class:`Result`
     per model run, the exact ``optimum`` of the objective or, when there is none,
-    ``optimum_error`` saying why, and ``skipped``: the implementations left out, with why."""
+    ``optimum_error`` saying why, ``skipped``: the implementations left out, with why, and
+    ``failed``: the runs whose plug-in failed (:func:`lr_variants.compare` with
+    ``keep_going=True``)."""
 
     settings: dict[str, Any]
     results: list[Result]
     optimum: solver.Solution | None
     optimum_error: str = ""
     skipped: list[str] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
 
     @property
     def reference(self) -> str:
         return self.results[0].reference if self.results else ""
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"settings", "results", "optimum", "skipped"}``: ``optimum`` is ``{"w", "b",
-        "loss"}`` or the reason there is none. Every number is finite (JSON-safe)."""
+        """``{"settings", "results", "optimum", "skipped", "failed"}``: ``optimum`` is ``{"w",
+        "b", "loss"}`` or the reason there is none; ``failed`` one ``{"variant", "impl",
+        "phase", "error"}`` per failed run. Every number is finite (JSON-safe)."""
         return _render.comparison_dict(self)
 
     def to_text(self) -> str:

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lr_variants.compare._records import ArticleComparison, Comparison, Result
 
-_OPTIONAL = ("optimum_distance", "loss_gap", "printed_losses", "max_abs_loss_diff")
+_OPTIONAL = (
+    "optimum_distance",
+    "loss_gap",
+    "printed_losses",
+    "max_abs_loss_diff",
+    "time_ratio",
+)
 
 
 def result_dict(r: Result) -> dict[str, Any]:
@@ -46,6 +52,7 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
         "results": [result_dict(r) for r in c.results],
         "optimum": optimum,
         "skipped": c.skipped,
+        "failed": [f.to_dict() for f in c.failed],
     }
 
 
@@ -77,18 +84,21 @@ def comparison_text(c: Comparison) -> str:
         + _threads(s)
     ]
     header = f"{'variant':<12} {'impl':<8} {'final loss':>12} {'accuracy':>9} {'train s':>8}"
-    header += f" {'max |param diff| vs ' + c.reference:>28}"
+    header += f" {'time/ref':>8} {'max |param diff| vs ' + c.reference:>28}"
     if c.optimum is not None:
         header += f" {'|theta - optimum|':>18} {'loss gap':>10}"
     lines.append(header)
     for r in c.results:
+        ratio = "-" if r.time_ratio is None else f"{r.time_ratio:.2f}"
         line = (
             f"{r.variant:<12} {r.impl:<8} {r.loss:>12.6g} {r.accuracy:>9.4f} "
-            f"{r.seconds:>8.3f} {r.max_abs_param_diff:>28.3g}"
+            f"{r.seconds:>8.3f} {ratio:>8} {r.max_abs_param_diff:>28.3g}"
         )
         if r.optimum_distance is not None and r.loss_gap is not None:
             line += f" {r.optimum_distance:>18.3g} {r.loss_gap:>10.3g}"
         lines.append(line)
+    for f in c.failed:  # its row says why, in one line
+        lines.append(f"{f.variant:<12} {f.impl:<8} failed in {f.phase}: {f.error}")
     if c.optimum is None:
         lines.append(f"optimum: {c.optimum_error}")
     lines += [f"skipped: {why}" for why in c.skipped]

@@ -15,14 +15,15 @@ from typing import Any
 import numpy as np
 
 from lr_variants import solver
+from lr_variants._contain import PluginError
 from lr_variants._model import Model
 from lr_variants._validate import F64, check_choice, check_data, check_int
-from lr_variants.compare._records import Comparison, Result, label
+from lr_variants.compare._records import Comparison, Failure, Result, label
 from lr_variants.data import standardize as _zscore
 from lr_variants.registry import IMPLS, VARIANTS, create, spec
 from lr_variants.registry import impls as offered_impls
 from lr_variants.registry import variants as registered
-from lr_variants.specs import resolve
+from lr_variants.specs import resolve_all
 from lr_variants.training import History, accuracy, train
 
 # torch variants run on one CPU thread for data under this many values: torch's tiny per-step
@@ -63,15 +64,16 @@ def torch_threads(threads: int | None, n_values: int) -> Iterator[int | None]:
 
 def variant_names(names: Sequence[str] | None) -> list[str]:
     """``names`` (default: :data:`VARIANTS`) as registered variant names, at least one: each a
-    name :func:`lr_variants.variants` lists or a plug-in ``package.module:attribute``, imported
-    and registered (:func:`lr_variants.specs.resolve`)."""
+    name :func:`lr_variants.variants` lists or a plug-in ``package.module:attribute`` (or
+    ``label=package.module:attribute``), imported and registered
+    (:func:`lr_variants.specs.resolve_all`)."""
     names = list(VARIANTS if names is None else names)
     if not names:
         raise ValueError(f"variants must name at least one of {VARIANTS}; got none")
     for name in names:  # every name checked before any is imported
         if not (isinstance(name, str) and ":" in name):
             check_choice(name, "variants", (*registered(), PLUGIN))
-    return [resolve(name) for name in names]
+    return resolve_all(names)
 
 
 def make_models(
@@ -80,6 +82,7 @@ def make_models(
     *,
     impls: Sequence[str] = ("textbook",),
     extra: Callable[[str], dict[str, Any]] | None = None,
+    failed: list[Failure] | None = None,
     **options: Any,
 ) -> tuple[list[Model], list[str]]:
     """The models :func:`compare` trains, every option checked before any training: each of
@@ -91,7 +94,8 @@ def make_models(
     Returns ``(models, skipped)``. A fast implementation whose module cannot be loaded is left
     out and named in ``skipped`` when ``impls`` also holds ``"textbook"``, and so is a variant
     whose optional extra is not installed (numba) when others run beside it; asked for alone,
-    its ``ImportError`` is raised."""
+    its ``ImportError`` is raised. With a list ``failed``, a plug-in whose factory fails
+    (:class:`lr_variants._contain.PluginError`) is recorded there and left out."""
     names = variant_names(variants)
     wanted = list(impls)
     if not wanted:
@@ -111,10 +115,17 @@ def make_models(
                     continue
             try:
                 models.append(create(name, n_features, impl=impl, **options, **more))
+            except PluginError as exc:
+                if failed is None:
+                    raise
+                failed.append(Failure(name, impl, exc.phase, exc.error))
             except ImportError as exc:  # an optional extra: say so, train the others
                 if len(names) == 1:
                     raise
                 skipped.append(f"{label(name, impl)}: {exc}")
+    if not models and failed:
+        first = failed[0]
+        raise PluginError(first.variant, first.phase, first.error)
     if not models and skipped:
         raise ImportError("; ".join(skipped))
     if not models:
@@ -163,15 +174,22 @@ def run_all(
     y: F64,
     train_options: dict[str, Any],
     callback: Callback | None,
+    failed: list[Failure] | None = None,
 ) -> list[tuple[Result, History]]:
     """Train each of ``models`` in turn: each one's result and history. Call it
     inside :func:`torch_threads`; NumPy's overflow warnings are silenced, as a diverging run is
-    reported by FloatingPointError and they would only add lines before that one."""
+    reported by FloatingPointError and they would only add lines before that one. With a list
+    ``failed``, a run whose plug-in fails is recorded there and the others go on."""
     runs = []
     with np.errstate(all="ignore"):
         for model in models:
-            history = _fit(model, X, y, train_options, callback)
-            runs.append((_result(model, history, X, y), history))
+            try:
+                history = _fit(model, X, y, train_options, callback)
+                runs.append((_result(model, history, X, y), history))
+            except PluginError as exc:
+                if failed is None:
+                    raise
+                failed.append(Failure(model.name, model.impl, exc.phase, exc.error))
     return runs
 
 
@@ -229,6 +247,7 @@ def compare(
     threads: int | None = None,
     data_label: str = "(X, y)",
     callback: Callback | None = None,
+    keep_going: bool = False,
 ) -> Comparison:
     """Train each of ``variants`` (default: every one of :data:`lr_variants.VARIANTS`) in each
     implementation of ``impls`` it offers (default ``("textbook", "fast")``: every variant as
@@ -243,8 +262,11 @@ def compare(
     ``settings``. ``callback(model, epoch, loss)``, if given, is called with epoch 0 and the
     model's loss before each model trains, then after each of its epochs with that epoch's loss.
 
-    The reference for ``max_abs_param_diff`` is numpy's textbook implementation when it ran, else
-    the first run. Raises ``FloatingPointError`` naming the run if training diverges, and
+    The reference for ``max_abs_param_diff`` and ``time_ratio`` is numpy's textbook
+    implementation when it ran, else the first run. A plug-in that fails raises its
+    :class:`~lr_variants._contain.PluginError`; with ``keep_going``, it is recorded in
+    ``Comparison.failed`` instead and the other runs go on (raised only when every run failed).
+    Raises ``FloatingPointError`` naming the run if training diverges, and
     ``ValueError``/``TypeError`` for a bad argument, before any training.
     """
     X64, y64 = check_data(X, y)
@@ -257,12 +279,23 @@ def compare(
     names = variant_names(variants)
     sgd: dict[str, Any] = {"momentum": momentum, "dampening": dampening, "nesterov": nesterov}
     sgd["weight_decay"] = weight_decay
+    failed: list[Failure] | None = [] if keep_going else None
     models, skipped = make_models(
-        names, X64.shape[1], impls=impls, lr=lr, dtype=dtype, device=device, seed=seed, **sgd
+        names,
+        X64.shape[1],
+        impls=impls,
+        failed=failed,
+        lr=lr,
+        dtype=dtype,
+        device=device,
+        seed=seed,
+        **sgd,
     )
     train_options = {"epochs": epochs, "batch_size": batch_size, "seed": seed}
     with torch_threads(threads, X64.size) as used_threads:
-        results = [r for r, _ in run_all(models, X64, y64, train_options, callback)]
+        results = [r for r, _ in run_all(models, X64, y64, train_options, callback, failed)]
+    if not results and failed:
+        raise PluginError(failed[0].variant, failed[0].phase, failed[0].error)
     reference = next((r for r in results if (r.variant, r.impl) == ("numpy", "textbook")), None)
     ref = reference or results[0]
     best, why_none = optimum(X64, y64, weight_decay)
@@ -271,6 +304,7 @@ def compare(
         extra: dict[str, Any] = {
             "max_abs_param_diff": float(np.max(np.abs(r.theta - ref.theta))),
             "reference": ref.label,
+            "time_ratio": r.seconds / ref.seconds if ref.seconds > 0 else None,
         }
         if best is not None:  # how far SGD stopped from the exact minimizer of its objective
             extra["optimum_distance"] = float(np.max(np.abs(r.theta - np.append(best.w, best.b))))
@@ -279,7 +313,7 @@ def compare(
     run = {"dtype": dtype, "device": device, "article": False, "standardize": standardize}
     given = train_options | {"lr": lr} | run | sgd
     settings = settings_of(data_label, X64, given, names, impls, used_threads)
-    return Comparison(settings, finished, best, why_none, skipped)
+    return Comparison(settings, finished, best, why_none, skipped, failed or [])
 
 
 def settings_of(

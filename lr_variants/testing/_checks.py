@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Callable, Collection, Sequence
 
+from lr_variants._contain import PluginTimeout
 from lr_variants._validate import DTYPES, check_choice, check_int
 from lr_variants.registry import IMPLS, create, impls, spec
 from lr_variants.testing import _contract, _sgd, _values
@@ -143,8 +144,8 @@ def _run_one(check: Callable[[Context], None], ctx: Context, name: str, tol: str
         return CheckResult(
             name, status, tol, str(exc), seconds, kind, tuple(exc.hints), "", exc.error
         )
-    except KeyboardInterrupt:
-        raise
+    except (KeyboardInterrupt, PluginTimeout):
+        raise  # past the time limit: the run ends (nothing after it could be trusted to end)
     except BaseException as exc:  # the kit's own fault: said, and the other checks still run
         detail = f"the kit could not complete this check: {type(exc).__name__}: {exc}"
         return CheckResult(name, ERROR, tol, detail, time.perf_counter() - start, "error")

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky, HypothesisException, StopTest
 
+from lr_variants._contain import PluginError, PluginTimeout
 from lr_variants._model import Model
 from lr_variants.registry import create
 from lr_variants.testing.strategies import Edge
@@ -56,7 +57,13 @@ class Skip(Exception):
 
 
 def _raised(exc: BaseException, case: Any) -> Mismatch:
-    """The finding for a variant that raised ``exc`` (any exception, ``SystemExit`` included)."""
+    """The finding for a variant that raised ``exc`` (any exception, ``SystemExit`` included;
+    contained by the library, :class:`~lr_variants._contain.PluginError`, it is the exception
+    the plug-in raised, or what was wrong with what it returned)."""
+    if isinstance(exc, PluginError):
+        if exc.original is None:
+            return Mismatch(f"{exc.phase}: {exc.error}", case, kind=RAISED, error=exc.error)
+        exc = exc.original
     error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     what = f"raised {error}"
     if isinstance(exc, SystemExit):
@@ -329,8 +336,8 @@ class _Property:
             if m.case is None:
                 m.case = case
             return m
-        except (KeyboardInterrupt, StopTest, HypothesisException):
-            raise
+        except (KeyboardInterrupt, PluginTimeout, StopTest, HypothesisException):
+            raise  # a call past the time limit ends the whole check run
         except BaseException as exc:  # SystemExit included: reported, not obeyed
             return _raised(exc, case)
         return None
@@ -407,7 +414,7 @@ def run_property(
         test()
     except Mismatch as m:
         failure = m
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, PluginTimeout):
         raise
     except BaseException as exc:  # Flaky, an ExceptionGroup, a health check: findings too
         failure = _from_hypothesis(exc)

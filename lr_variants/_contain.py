@@ -1,0 +1,357 @@
+"""Containing code the library did not write: plug-in variants (a factory, a gradient function,
+the module that holds them) may raise, call ``sys.exit``, hang or print.
+
+Every call into a plug-in goes through :func:`call`, which
+
+- turns whatever the plug-in raises (``SystemExit`` included; never ``KeyboardInterrupt``)
+  into one :class:`PluginError` naming the variant, the phase (``import``, ``factory``,
+  ``gradient``, ``step``, ``arrays.convert``, ...) and the exception's type and first line,
+  the exception itself kept as ``original`` (and as ``__cause__``) for its author;
+- bounds the call in time (:func:`timeout`, default :data:`DEFAULT_TIMEOUT` seconds): past the
+  limit a ``SIGALRM`` interrupts the plug-in and :class:`PluginTimeout` is raised, a
+  ``BaseException`` (like ``KeyboardInterrupt``) so that neither the plug-in's nor a test
+  runner's ``except Exception`` takes it for an ordinary failure;
+- sends what the plug-in prints to stderr, so that a ``--json`` standard output holds JSON.
+
+The built-in variants never pass through here: containment costs only plug-ins (one Python
+call layer and two ``setitimer`` system calls per call). The time limit and the redirection
+of prints need the main thread (and the limit ``SIGALRM`` unclaimed by another handler);
+calls from other threads are contained but run without them. Code stuck in
+compiled code that never returns to the interpreter cannot be interrupted from inside the
+process.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+DEFAULT_TIMEOUT = 60.0  # seconds per call into a plug-in
+MAX_TIMEOUT = 1_000_000.0
+TIMEOUT_VARIABLE = "LR_VARIANTS_PLUGIN_TIMEOUT"
+DEBUG_VARIABLE = "LR_VARIANTS_DEBUG"
+
+
+def first_line(exc: BaseException) -> str:
+    """``"Type: first line of the message"`` (``SystemExit(3)`` for an exit)."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}): it called sys.exit"
+    text = str(exc).strip()
+    if isinstance(exc, KeyError) and exc.args:
+        text = repr(exc.args[0])
+    head = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {head}" if head else type(exc).__name__
+
+
+class PluginError(Exception):
+    """A plug-in variant failed: ``variant`` (its name), ``phase`` (what the library was
+    calling), ``error`` (one line: the exception's type and first line, or what was wrong with
+    what it returned) and ``original`` (the exception, or ``None``). The command line prints
+    it as one line with exit status :attr:`status` (1)."""
+
+    status = 1
+
+    def __init__(self, variant: str, phase: str, error: BaseException | str) -> None:
+        self.variant, self.phase = variant, phase
+        self.original = error if isinstance(error, BaseException) else None
+        self.error = first_line(error) if isinstance(error, BaseException) else error
+        super().__init__(f"plug-in variant {variant!r} failed in {phase}: {self.error}")
+
+
+class SpecError(PluginError, ValueError):
+    """A ``package.module:attribute`` spec that does not resolve (a ``ValueError``, exit
+    status 2): its module failed to import, or it names nothing callable."""
+
+    status = 2
+
+    def __init__(self, message: str, original: BaseException | None = None) -> None:
+        Exception.__init__(self, message)
+        self.variant, self.phase, self.error, self.original = "", "import", message, original
+
+
+class PluginTimeout(BaseException):
+    """A call into a plug-in did not return within :func:`timeout` seconds. Not an
+    ``Exception``: it ends the run or the check, as ``KeyboardInterrupt`` does."""
+
+    status = 1
+
+    def __init__(self, variant: str, phase: str, seconds: float) -> None:
+        self.variant, self.phase, self.seconds = variant, phase, seconds
+        self.original = None
+        super().__init__(
+            f"plug-in variant {variant!r} did not return from {phase} within {seconds:g} s "
+            f"(the limit per call: --plugin-timeout or {TIMEOUT_VARIABLE})"
+        )
+
+
+def check_timeout(value: Any, name: str = "timeout") -> float:
+    """``value`` as a time limit in seconds: a finite number > 0, at most ``MAX_TIMEOUT``."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT):
+        raise ValueError(
+            f"{name} must be a number of seconds > 0 and at most {MAX_TIMEOUT:g}; got {value!r}"
+        )
+    return seconds
+
+
+_limit: float | None = None  # set_timeout's value; None: the environment's, or the default
+
+
+def set_timeout(seconds: float | None) -> None:
+    """Set the time limit of every later call into a plug-in (``None``: back to
+    ``LR_VARIANTS_PLUGIN_TIMEOUT``, else :data:`DEFAULT_TIMEOUT`)."""
+    global _limit
+    _limit = None if seconds is None else check_timeout(seconds)
+
+
+def timeout() -> float:
+    """The time limit in force, in seconds: :func:`set_timeout`'s, else the environment
+    variable ``LR_VARIANTS_PLUGIN_TIMEOUT``'s (a ``ValueError`` naming it when it is not a
+    valid limit), else :data:`DEFAULT_TIMEOUT`."""
+    global _from_environment
+    if _limit is not None:
+        return _limit
+    text = os.environ.get(TIMEOUT_VARIABLE)
+    if text is None:
+        return DEFAULT_TIMEOUT
+    if _from_environment[0] != text:  # parsed once per value
+        seconds = check_timeout(text.strip(), f"environment variable {TIMEOUT_VARIABLE}")
+        _from_environment = (text, seconds)
+    return _from_environment[1]
+
+
+_from_environment: tuple[str | None, float] = (None, DEFAULT_TIMEOUT)
+
+
+def debug() -> bool:
+    """Whether ``LR_VARIANTS_DEBUG=1`` asks for a plug-in's full traceback."""
+    return os.environ.get(DEBUG_VARIABLE, "").strip() == "1"
+
+
+class _Alarm(BaseException):
+    """Raised by the SIGALRM handler inside the plug-in; becomes PluginTimeout."""
+
+
+class _Calls(threading.local):
+    """This thread's call into a plug-in: ``depth`` (a plug-in calling another: only the outer
+    call counts), whether its limit ``expired``, and ``current`` (variant, phase, seconds)."""
+
+    depth = 0
+    expired = False
+    current: tuple[str, str, float] = ("", "", 0.0)
+
+
+_calls = _Calls()
+_installed: bool | None = None  # None: not tried; False: SIGALRM belongs to someone else
+GRACE = 2.0  # seconds a plug-in that caught the interruption has to return before the end
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    """SIGALRM, in the main thread (the only one that arms it)."""
+    if not _calls.depth:
+        return
+    if not _calls.expired:  # the limit: interrupt the plug-in
+        _calls.expired = True
+        raise _Alarm()
+    # GRACE seconds later and still inside: it caught the interruption and went on; nothing
+    # short of ending the process stops it
+    message = f"{PluginTimeout(*_calls.current)}; it went on after being interrupted"
+    try:
+        sys.stderr.write(f"lr-variants: error: {message}: the process ends\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(1)
+
+
+def _arm(seconds: float) -> bool:
+    """Start the limit (the caller is the main thread); whether it could be (SIGALRM free)."""
+    global _installed
+    if _installed is None:
+        _installed = signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
+        if _installed:
+            signal.signal(signal.SIGALRM, _on_alarm)
+    if not _installed:
+        return False
+    signal.setitimer(signal.ITIMER_REAL, seconds, GRACE)  # then every GRACE s: the handler
+    return True
+
+
+def call(variant: str, phase: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, a call into plug-in ``variant``, contained: what it raises is a
+    :class:`PluginError` (``KeyboardInterrupt`` passes); from the main thread, past the limit
+    a :class:`PluginTimeout`, and what it prints goes to stderr (``sys.stdout`` is one for the
+    whole process: other threads keep it)."""
+    calls = _calls
+    if calls.depth:  # inside another plug-in call: that one's limit and conversion apply
+        return fn(*args, **kwargs)
+    seconds = timeout()
+    calls.depth, calls.expired, calls.current = 1, False, (variant, phase, seconds)
+    main = threading.get_ident() == _MAIN
+    armed = main and _arm(seconds)
+    out = sys.stdout
+    if main:
+        sys.stdout = sys.stderr
+    try:
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            if armed:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            if main:
+                sys.stdout = out
+            calls.depth = 0
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        if main:
+            sys.stdout = out  # again: an alarm at the very end may have cut the cleanup short
+        if calls.expired:  # the alarm, or whatever the plug-in raised after catching it
+            raise PluginTimeout(variant, phase, seconds) from None
+        if isinstance(exc, (PluginError, PluginTimeout)):
+            raise
+        raise PluginError(variant, phase, exc) from exc
+    if calls.expired:  # it caught the alarm and returned
+        raise PluginTimeout(variant, phase, seconds)
+    return result
+
+
+_MAIN = threading.main_thread().ident
+
+
+def contained(variant: str, phase: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` as a function whose every call goes through :func:`call`."""
+    return functools.partial(call, variant, phase, fn)
+
+
+# what a variant must have (lr_variants.protocol.Variant)
+REQUIRED = (
+    "arrays",
+    "optimizer",
+    "get_params",
+    "set_params",
+    "probabilities",
+    "loss",
+    "gradients",
+    "step",
+)
+
+
+class _Part:
+    """One object of a plug-in (its variant, ``arrays`` or ``optimizer``): each protocol
+    member is read and called through :func:`call`, named ``prefix + member``."""
+
+    def __init__(self, variant: str, inner: Any, prefix: str = "") -> None:
+        self._variant, self._inner, self._prefix = variant, inner, prefix
+
+    def _read(self, attr: str) -> Any:
+        return call(self._variant, self._prefix + attr, getattr, self._inner, attr)
+
+    def _method(self, attr: str) -> Callable[..., Any]:
+        method = self._read(attr)
+        if not callable(method):
+            raise PluginError(
+                self._variant,
+                "factory",
+                f"the variant it made has {self._prefix}{attr} = {_kind(method)}, not a method",
+            )
+        return contained(self._variant, self._prefix + attr, method)
+
+
+class GuardedArrays(_Part):
+    """A plug-in's ``arrays`` (:class:`lr_variants.protocol.Arrays`), contained."""
+
+    def __init__(self, variant: str, inner: Any) -> None:
+        super().__init__(variant, inner, "arrays.")
+        self.convert, self.to_numpy = self._method("convert"), self._method("to_numpy")
+        self.copy, self.rows = self._method("copy"), self._method("rows")
+        self.batches, self.floats = self._method("batches"), self._method("floats")
+
+    @property
+    def device(self) -> Any:
+        return self._read("device")
+
+    @property
+    def dtype(self) -> Any:
+        return self._read("dtype")
+
+
+class GuardedOptimizer(_Part):
+    """A plug-in's ``optimizer`` (:class:`lr_variants.protocol.OptimizerState`), contained."""
+
+    def __init__(self, variant: str, inner: Any) -> None:
+        super().__init__(variant, inner, "optimizer.")
+        self.get_state, self.set_state = self._method("get_state"), self._method("set_state")
+
+
+class Guarded(_Part):
+    """A plug-in's variant object seen through :func:`call`: the members of
+    :class:`lr_variants.protocol.Variant` and its declared extensions (``train_epoch``,
+    ``loss_graph``, and ``net``, ``sgd``, ``loss_from_logits`` of a ``ModuleVariant``), each
+    contained. Methods are looked up once; an optional one the variant lacks fails when
+    called."""
+
+    def __init__(self, variant: str, inner: Any) -> None:
+        super().__init__(variant, inner)
+        self.arrays = GuardedArrays(variant, self._read("arrays"))
+        self.optimizer = GuardedOptimizer(variant, self._read("optimizer"))
+        self.get_params, self.set_params = self._method("get_params"), self._method("set_params")
+        self.probabilities = self._method("probabilities")
+        self.loss, self.gradients = self._method("loss"), self._method("gradients")
+        self.step = self._method("step")
+
+    def train_epoch(self, *args: Any) -> Any:
+        return call(self._variant, "train_epoch", self._read("train_epoch"), *args)
+
+    def loss_graph(self, *args: Any) -> Any:
+        return call(self._variant, "loss_graph", self._read("loss_graph"), *args)
+
+    def loss_from_logits(self, *args: Any) -> Any:
+        return call(self._variant, "loss_from_logits", self._read("loss_from_logits"), *args)
+
+    @property
+    def net(self) -> Any:
+        return self._read("net")
+
+    @property
+    def sgd(self) -> Any:
+        return self._read("sgd")
+
+    def __repr__(self) -> str:
+        return f"Guarded({self._variant!r}, {type(self._inner).__name__})"
+
+
+def _missing(engine: Any) -> list[str]:
+    return [attr for attr in REQUIRED if not hasattr(engine, attr)]
+
+
+def make(variant: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> Guarded:
+    """``factory(*args, **kwargs)``, a plug-in's factory, contained; what it returns checked
+    to have every member of :class:`lr_variants.protocol.Variant` and wrapped in
+    :class:`Guarded`."""
+    engine = call(variant, "factory", factory, *args, **kwargs)
+    missing = call(variant, "factory", _missing, engine)
+    if missing:
+        raise PluginError(
+            variant,
+            "factory",
+            f"it returned {_kind(engine)}, not a variant (lr_variants.protocol.Variant): "
+            f"missing {', '.join(missing)}",
+        )
+    return Guarded(variant, engine)
+
+
+def _kind(obj: Any) -> str:
+    if obj is None:
+        return "None"
+    if isinstance(obj, (int, float, str)):
+        return f"{type(obj).__name__} {obj!r}"[:80]
+    return f"a {type(obj).__name__} object"
