@@ -47,7 +47,7 @@ above the ``output-of`` marker (any number of them, in any order), say which par
 
 Example, README.md's comparison table::
 
-    <!-- timings: (?<=\d\.\d{4}) +\d+\.\d{3}\b -->
+    <!-- timings: (?<=\d\.\d{4}) +\d+\.\d{3} +\d+\.\d{2}\b -->
     <!-- noise: column "final loss" ± 32 ulp32 -->
     <!-- noise: column "max |param diff| vs numpy" <= 8 ulp32(2.6) -->
     <!-- output-of: lr-variants compare --impl textbook -->
