@@ -100,6 +100,24 @@ def check_finite(arr: npt.NDArray[Any], name: str, dtype: str = "float64") -> No
             _check_block(block, name, dtype, limit, (rows.start,))
 
 
+def max_abs(arr: npt.NDArray[Any]) -> float:
+    """``max |arr|`` (NaN if any element is), read a block of rows at a time like
+    :func:`check_finite`: no temporary grows with the data, so a message that quotes the
+    largest value of a memory-mapped file costs no more memory than validating it did."""
+    if arr.ndim == 0 or arr.size == 0:
+        return float(np.max(np.abs(arr), initial=0.0))
+    largest = 0.0
+    for rows in row_blocks(len(arr), arr[0].size if len(arr) else 1):
+        check_mapped(arr)
+        block = arr[rows]
+        if block.size:
+            hi, lo = float(block.max()), -float(block.min())
+            if np.isnan(hi) or np.isnan(lo):  # NaN propagates through max and min
+                return math.nan
+            largest = max(largest, hi, lo)
+    return largest
+
+
 def _check_block(
     block: npt.NDArray[Any], name: str, dtype: str, limit: float, offset: tuple[int, ...]
 ) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from lr_variants import solver
 from lr_variants._model import Model
-from lr_variants._validate import F64, check_choice, check_data, check_int
+from lr_variants._validate import F64, check_choice, check_data, check_int, max_abs
 from lr_variants.compare._records import Comparison, Result, label
 from lr_variants.data import standardize as _zscore
 from lr_variants.registry import IMPLS, VARIANTS, create, spec
@@ -152,7 +152,7 @@ def _fit(
         # the last step overflowed: its loss (taken before the step) was still finite
         raise FloatingPointError(
             f"{name}: training diverged: the final loss is {loss} with lr={model.lr}; lower lr "
-            f"or standardize X (its largest |value| is {float(np.max(np.abs(X))):.3g})"
+            f"or standardize X (its largest |value| is {max_abs(X):.3g})"
         )
     return history
 
