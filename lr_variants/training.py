@@ -261,11 +261,11 @@ def _train(
         train_epochs = cast(EpochVariant, engine).train_epochs
         # one epoch per call when callbacks must see each epoch; else as many as ORDER_VALUES
         per_call = 1 if callback or batch_callback else max(1, min(epochs, ORDER_VALUES // n))
-        X1, y1 = whole(Xa), whole(ya)
         done = 0
         for chunk, u in _epoch_chunks(orders, n, per_call, s64, slices):
             ua = None if u is None else arrays.convert(u)
-            losses = train_epochs(X1, y1, ua, slices, chunk)
+            # whole(): a memory-mapped file cut short since the last call is one error
+            losses = train_epochs(whole(Xa), whole(ya), ua, slices, chunk)
             batch_loss[done : done + len(losses)] = losses
             for epoch in range(done, done + len(losses)):
                 finish_epoch(epoch)

@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> None:
         progress(model, 0, float("nan"))
         # a diverging run is reported by train() itself: NumPy's overflow warnings would only
         # add lines before that one
-        threads = torch_threads(args.threads, X.size)
+        threads = torch_threads(args.threads, min(args.batch_size, len(X)) * X.shape[1])
         with threads as used_threads, np.errstate(all="ignore"):
             try:
                 history = train(
