@@ -190,3 +190,18 @@ def scope(
             torch.set_num_threads(before)
         if token is not None:
             _requested.reset(token)
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """NumPy's BLAS on one thread for the duration (where ``threadpoolctl`` is installed):
+    for loops of cache-sized BLAS calls, each too small to share among threads (woken and
+    joined per call, they cost more than they save; many times more on a busy machine)."""
+    blas = [(lib, n) for lib, n in _blas_threads() if n != 1]
+    for lib, _ in blas:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in blas:
+            lib.set_num_threads(n)

@@ -47,6 +47,7 @@ import numpy as np
 
 from lr_variants._backends import READ_BLOCK_ELEMENTS, NumpyArrays
 from lr_variants._sgd import SGD, SGDOptions
+from lr_variants._threads import single_threaded_blas
 from lr_variants._validate import F64, row_blocks
 from lr_variants.textbook.numpy import sigmoid
 
@@ -88,8 +89,14 @@ class FastNumpyLogisticRegression:
         bias column) once, a cache-sized block of rows at a time, summed in float64."""
         n = len(y)
         g = np.zeros(len(self.theta))
+        with single_threaded_blas():  # cache-sized calls: threads would only wait
+            total = self._read_blocks(X, y, u, g)
+        loss = self.arrays.dtype(total / n if u is None else total)
+        return loss, g.astype(self.arrays.dtype)
+
+    def _read_blocks(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None, g: F64) -> float:
         total = 0.0
-        for rows in row_blocks(n, X.shape[1], READ_BLOCK_ELEMENTS):
+        for rows in row_blocks(len(y), X.shape[1], READ_BLOCK_ELEMENTS):
             block = X[rows]  # a view: a memory map is read here, a block at a time
             z = np.dot(block, self.w)
             z += self.b
@@ -101,8 +108,7 @@ class FastNumpyLogisticRegression:
                 r *= u[rows]
             g[:-1] += np.dot(r, block)
             g[-1] += float(np.add.reduce(r))
-        loss = self.arrays.dtype(total / n if u is None else total)
-        return loss, g.astype(self.arrays.dtype)
+        return total
 
     def _terms_and_residual(
         self, t: np.ndarray, y: np.ndarray, large: bool
