@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from lr_variants._backends import whole
+from lr_variants._backends import is_mapped, whole
 from lr_variants._model import Model
 from lr_variants._threads import check_threads, local_ranks
 from lr_variants._threads import scope as thread_scope
@@ -167,9 +167,13 @@ def train(
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be a bool; got {shuffle!r}")
     check_choice(order, "order", ORDERS)
+    if not isinstance(distributed, (bool, np.bool_)):
+        raise TypeError(f"distributed must be a bool; got {distributed!r}")
     # validated in blocks in the data's own dtype (Xv is X itself where it is a NumPy array,
-    # whatever its dtype: a memory map stays one); converted once below, only where needed
-    Xv, yv = check_data_native(X, y, model.n_features, dtype=model.dtype)
+    # whatever its dtype: a memory map stays one); converted once below, only where needed.
+    # Data-parallel on a memory map: each rank reads only its rows, values checked there
+    per_rank = bool(distributed) and is_mapped(X)
+    Xv, yv = check_data_native(X, y, model.n_features, dtype=model.dtype, scan=not per_rank)
     n = len(yv)
     size = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
     steps = epochs * -(-n // size)
@@ -182,8 +186,6 @@ def train(
         if fn is not None and not callable(fn):
             raise TypeError(f"{name} must be callable or None; got {fn!r}")
     s64 = None if sample_weight is None else check_sample_weight(sample_weight, n)
-    if not isinstance(distributed, (bool, np.bool_)):
-        raise TypeError(f"distributed must be a bool; got {distributed!r}")
 
     threads = check_threads(threads)
     ranks = 1
@@ -192,7 +194,7 @@ def train(
     with thread_scope(threads, size * model.n_features, ranks=ranks) as decision:
         return _train(
             model, Xv, yv, s64, (epochs, size, seed, shuffle, order), callback, batch_callback,
-            distributed, decision.threads,
+            distributed, decision.threads, not per_rank,
         )  # fmt: skip
 
 
@@ -210,6 +212,7 @@ def _train(
     batch_callback: Callable[[int, F64], None] | None,
     distributed: bool,
     threads: int,
+    scanned: bool = True,
 ) -> History:
     """:func:`train`'s loop, on validated data, inside its thread scope."""
     epochs, size, seed, shuffle, order = plan
@@ -219,7 +222,7 @@ def _train(
     if distributed:  # each batch split across the ranks (lr_variants._data_parallel), per step
         from lr_variants._data_parallel import data_parallel
 
-        engine, s64 = data_parallel(model, Xv, yv, s64, plan)
+        engine, s64 = data_parallel(model, Xv, yv, s64, plan, scanned)
         whole_epoch = False
     arrays = engine.arrays
     Xa, ya = arrays.convert(Xv), arrays.convert(yv)
@@ -234,6 +237,8 @@ def _train(
     )
     sizes = np.array([s.stop - s.start for s in slices])
     batch_loss = np.empty((epochs, len(slices)))
+
+    start = 0.0  # the loop's start, set below and moved on by the callbacks' time
 
     def finish_epoch(epoch: int) -> None:
         """Stop on a non-finite loss; then the callbacks, their time left out of the loop's."""
@@ -265,9 +270,9 @@ def _train(
         for chunk, u in _epoch_chunks(orders, n, per_call, s64, slices):
             ua = None if u is None else arrays.convert(u)
             # whole(): a memory-mapped file cut short since the last call is one error
-            losses = train_epochs(whole(Xa), whole(ya), ua, slices, chunk)
-            batch_loss[done : done + len(losses)] = losses
-            for epoch in range(done, done + len(losses)):
+            ran = train_epochs(whole(Xa), whole(ya), ua, slices, chunk)
+            batch_loss[done : done + len(ran)] = ran
+            for epoch in range(done, done + len(ran)):
                 finish_epoch(epoch)
             done += len(chunk)
     else:

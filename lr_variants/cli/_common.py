@@ -15,8 +15,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
-import numpy as np
-
 from lr_variants import data as _data
 from lr_variants._model import Model
 from lr_variants._validate import DTYPES, F64, max_abs

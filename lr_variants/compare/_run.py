@@ -223,9 +223,10 @@ def compare(
     Training options are those of :func:`lr_variants.create` and :func:`lr_variants.train`;
     ``standardize`` z-scores every feature first (:func:`lr_variants.data.standardize`);
     ``threads`` sets the CPU threads for the run (default: ``LR_VARIANTS_THREADS``, else 1 for
-    batches of under a million values, all the CPUs above; :func:`torch_threads`). ``data_label`` names the data in
-    ``settings``. ``callback(model, epoch, loss)``, if given, is called with epoch 0 and the
-    model's loss before each model trains, then after each of its epochs with that epoch's loss.
+    batches of under a million values, all the CPUs above; :func:`torch_threads`).
+    ``data_label`` names the data in ``settings``. ``callback(model, epoch, loss)``, if given,
+    is called with epoch 0 and the model's loss before each model trains, then after each of
+    its epochs with that epoch's loss.
 
     The reference for ``max_abs_param_diff`` is numpy's textbook implementation when it ran, else
     the first run. Raises ``FloatingPointError`` naming the run if training diverges, and
