@@ -272,6 +272,9 @@ def _train(
             # whole(): a memory-mapped file cut short since the last call is one error
             ran = train_epochs(whole(Xa), whole(ya), ua, slices, chunk)
             batch_loss[done : done + len(ran)] = ran
+            if per_call > 1 and np.isfinite(ran).all():  # no callbacks, nothing to stop
+                done += len(chunk)
+                continue
             for epoch in range(done, done + len(ran)):
                 finish_epoch(epoch)
             done += len(chunk)
