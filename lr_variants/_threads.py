@@ -37,6 +37,8 @@ ENV_VAR = "LR_VARIANTS_THREADS"
 # threads: below it, a step's arithmetic is shorter than waking and joining a thread pool
 LARGE_BATCH_VALUES = 1_000_000
 
+# the threads of the innermost scope (what a variant may spread its own work over)
+_in_force: contextvars.ContextVar[int] = contextvars.ContextVar("lr_variants_in_force", default=1)
 # an explicit request in force (from an enclosing scope), inherited by the calls inside it
 _requested: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "lr_variants_threads", default=None
@@ -172,6 +174,7 @@ def scope(
     imported. Yields the :class:`Decision`."""
     decision = decide(batch_values, ranks=ranks, threads=threads)
     token = _requested.set(decision.threads) if decision.source == "argument" else None
+    in_force = _in_force.set(decision.threads)
     torch: Any = sys.modules.get("torch")
     if torch is None and torch_too:
         import torch
@@ -188,6 +191,7 @@ def scope(
             lib.set_num_threads(n)
         if before is not None and torch.get_num_threads() != before:
             torch.set_num_threads(before)
+        _in_force.reset(in_force)
         if token is not None:
             _requested.reset(token)
 
@@ -205,3 +209,21 @@ def single_threaded_blas() -> Iterator[None]:
     finally:
         for lib, n in blas:
             lib.set_num_threads(n)
+
+
+def in_force() -> int:
+    """The threads of the innermost :func:`scope` around this call (1 outside any)."""
+    return _in_force.get()
+
+
+_POOLS: dict[int, Any] = {}
+
+
+def pool(threads: int) -> Any:
+    """A ``concurrent.futures.ThreadPoolExecutor`` of ``threads`` workers, made once per size
+    (for variants that spread blocks of NumPy work, which releases the GIL, over threads)."""
+    if threads not in _POOLS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="lr_variants")
+    return _POOLS[threads]
