@@ -12,6 +12,7 @@ from report_data import (
     SCALE_SOURCES,
     SCALE_VARIANTS,
     STARTUP_PROGRAMS,
+    THREAD_CASES,
     WORKLOADS,
     flat_rows,
     row_key,
@@ -49,6 +50,8 @@ def expected(cuda: bool) -> Iterator[tuple[Any, ...]]:
         yield ("bandwidth", method)
     for program in STARTUP_PROGRAMS:
         yield ("startup", program)
+    for case in THREAD_CASES:
+        yield ("threads", case)
     for variant in SCALE_VARIANTS:
         for impl in ("textbook", "fast"):
             for source in SCALE_SOURCES:

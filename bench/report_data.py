@@ -24,6 +24,8 @@ STARTUP_PROGRAMS = ("numpy", "module", "article_script")
 SCALE_VARIANTS = ("numpy", "torch_manual")  # bench/test_scale.py: textbook and fast each
 SCALE_SOURCES = ("memory", "mapped")
 BANDWIDTH_METHODS = ("sdot", "gemv")
+# bench/test_threads.py: the thread policy against one thread and every core
+THREAD_CASES = ("api_policy", "api_pinned", "api_all_cores", "dp_policy", "dp_all_cores")
 # the overhead ladder's rungs (bench/test_ladder.py), top (most framework) to bottom (the floor)
 LADDER = (
     "article",
@@ -102,6 +104,8 @@ def row_key(row: dict[str, Any]) -> tuple[Any, ...] | None:
         return ("startup", row.get("program"))
     if group == "scale":
         return ("scale", row.get("variant"), impl_of(row), row.get("source"))
+    if group == "threads":
+        return ("threads", row.get("case"))
     return None
 
 

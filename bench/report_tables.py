@@ -288,6 +288,41 @@ def startup_table(rows: list[dict[str, Any]]) -> list[str]:
     return [*out, ""]
 
 
+_THREAD_CASES = {
+    "api_policy": ("README's API example", "the policy's default", "api_pinned"),
+    "api_pinned": ("README's API example", "`threads=1`", "api_pinned"),
+    "api_all_cores": ("README's API example", "every core", "api_pinned"),
+    "dp_policy": ("data-parallel, 2 processes", "the policy's default", "dp_policy"),
+    "dp_all_cores": ("data-parallel, 2 processes", "every core per process", "dp_policy"),
+}
+
+
+def threads_table(rows: list[dict[str, Any]]) -> list[str]:
+    """bench/test_threads.py: each case's time and its ratio to its baseline, in one run."""
+    mine = {r.get("case"): r for r in rows if r.get("group") == "threads"}
+    if not mine:
+        return []
+    lines = []
+    for case, (job, setting, base) in _THREAD_CASES.items():
+        r = mine.get(case)
+        if r is None:
+            continue
+        baseline = mine.get(base)
+        ratio = r["min"] / baseline["min"] if baseline else None
+        lines.append([job, setting, str(r.get("threads", "-")), _ms(r["min"]), _x(ratio)])
+    out = ["### Threads (`bench/test_threads.py`)", ""]
+    out += _table(["run", "setting", "threads used", "time ms", "vs baseline"], lines)
+    return [
+        *out,
+        "",
+        "The README's API example (`autograd`, float64, batch 32, 100 epochs) and the same job "
+        "data-parallel over 2 processes (10 epochs, workers started inside the timed call); "
+        "baseline: `threads=1` for the API rows, the policy's default for the data-parallel "
+        "ones.",
+        "",
+    ]
+
+
 def targets(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, str], bool]]:
     """Each target: its text, the measured value per impl, and whether the variant's best
     implementation meets it."""
@@ -390,6 +425,7 @@ def report(data: dict[str, Any], json_name: str, png_name: str | None) -> str:
     out += ladder_table(rows)
     out += startup_table(rows)
     out += scale_table(rows)
+    out += threads_table(rows)
     if png_name:
         out += [f"![benchmark chart]({png_name})", ""]
     return "\n".join(out).rstrip() + "\n"

@@ -1,8 +1,8 @@
 """This machine's memory read bandwidth, measured in the same run as the ``full`` workload.
 
 The ``full`` workload's X (1,000,000 x 100 float32, 400 MB; far larger than any cache) is read
-once, with the BLAS NumPy uses and its threads (all cores, or what ``OMP_NUM_THREADS`` allows:
-one under ``make bench``), two ways:
+once, with the BLAS NumPy uses and the threads the thread policy gives a batch this large
+(``lr_variants._threads``: every core, as the ``full`` rows train with), two ways:
 
 - ``sdot``: ``np.dot(x, x)`` on X as one 400 MB vector (each element is loaded once);
 - ``gemv``: ``X @ v`` on a column-major copy of X, the access pattern of a full-batch step.
@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pytest
 import workloads as wl
+
+from lr_variants._threads import scope as thread_scope
 
 
 @pytest.mark.parametrize("method", ["sdot", "gemv"])
@@ -41,7 +43,8 @@ def test_read_bandwidth(benchmark: Any, sizes: dict[str, wl.Workload], method: s
 
         expected = float(np.sum(X[:1000].astype(np.float64), axis=1)[0])
     benchmark.group = "full"
-    out = benchmark.pedantic(read, rounds=10 * work.rounds, warmup_rounds=1, iterations=1)
+    with thread_scope(None, X.size) as decision:  # the threads train() uses on X
+        out = benchmark.pedantic(read, rounds=10 * work.rounds, warmup_rounds=1, iterations=1)
     got = float(out) if method == "sdot" else float(out[0])
     assert np.isfinite(got)
     if method == "gemv":
@@ -56,5 +59,6 @@ def test_read_bandwidth(benchmark: Any, sizes: dict[str, wl.Workload], method: s
             "n": work.n,
             "d": work.d,
             **wl.thread_info(),
+            "threads_used": decision.threads,
         }
     )

@@ -108,8 +108,10 @@ def test_scale(
         rss.append(rss_anon() - base)
         hwm.append(peak_rss_since_reset() - start_rss)
         loops.append(history.seconds)
+        used.append(history.threads)
         return model
 
+    used: list[int] = []  # the threads train() used (the thread policy's, for large batches)
     benchmark.group = "scale"
     with wl.torch_threads(scale.threads):
         model = benchmark.pedantic(run, rounds=scale.rounds, warmup_rounds=0, iterations=1)
@@ -134,5 +136,6 @@ def test_scale(
             "read_x_s": read,
             "step_over_read": min(loops) / EPOCHS / read,
             **wl.thread_info(),
+            "threads_used": used[-1],
         }
     )

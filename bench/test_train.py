@@ -125,9 +125,11 @@ def test_train(
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             loops.append(history.seconds)
+            used.append(history.threads)
             return model
 
     cpu: list[float] = []
+    used: list[int] = []  # the threads train() used (the thread policy: 1 for small batches)
 
     def timed() -> Any:  # also the process's CPU time: on a shared machine, what it spent
         start = time.process_time()
@@ -142,6 +144,9 @@ def test_train(
     info: dict[str, Any] = {**work.info(), "variant": variant, "impl": impl}
     info.update(device=device, dtype=dtype)
     info.update(threads)
+    if used:  # train() scopes its own threads (lr_variants._threads): record what it used
+        info["threads_used"] = used[-1]
+        info["torch_threads"] = used[-1]
     info["x_bytes"] = work.n * work.d * np.dtype(dtype).itemsize
     info["cpu_s"] = cpu[-rounds:]
     if variant == "article":

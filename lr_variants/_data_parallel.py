@@ -49,7 +49,7 @@ import numpy as np
 from lr_variants._backends import NumpyArrays
 from lr_variants._model import Model
 from lr_variants._sgd import SGD
-from lr_variants._validate import F64
+from lr_variants._validate import F64, check_rows, row_blocks
 from lr_variants.protocol import ModuleVariant
 
 LAUNCH_HINT = (
@@ -126,12 +126,46 @@ class Communicator:
                     )
 
 
-def fingerprint(a: Any) -> str:
-    """Shape and a BLAKE2b checksum of an array's bytes (``None`` stays ``None``)."""
+def fingerprint(a: Any, rows: np.ndarray | None = None) -> str:
+    """Shape and a BLAKE2b checksum of an array's bytes (``None`` stays ``None``), hashed a
+    block of rows at a time (no copy of the array); with ``rows``, of those rows only."""
     if a is None:
         return "none"
-    a = np.ascontiguousarray(a)
-    return f"{a.shape}:{hashlib.blake2b(a.tobytes(), digest_size=8).hexdigest()}"
+    digest = hashlib.blake2b(digest_size=8)
+    if rows is not None:
+        digest.update(np.ascontiguousarray(a[rows]).tobytes())
+    elif a.ndim == 0:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    else:
+        for block in row_blocks(len(a), a[0].size if len(a) else 1):
+            digest.update(np.ascontiguousarray(a[block]).tobytes())
+    return f"{a.shape}:{a.dtype}:{digest.hexdigest()}"
+
+
+# rows at each end of a memory map that every rank hashes to agree on the data without
+# reading it whole (two runs of rows: a page fault maps the pages around it, up to megabytes
+# with large folios, so rows spread over the file would load much of it)
+SAMPLE_ROWS = 64
+
+
+def rank_ranges(n: int, rank: int, world: int, plan: tuple[Any, ...]) -> list[tuple[int, int]]:
+    """The rows ``[lo, hi)`` rank ``rank`` reads in training on ``plan`` = ``(epochs,
+    batch_size, seed, shuffle, order)``: its piece of every batch when the rows keep their
+    stored order (no shuffle, or one batch); all of them when each epoch reorders the rows
+    (its pieces of shuffled batches lie anywhere)."""
+    _, size, _, shuffle, order = plan
+    starts = range(0, n, size)
+    if order != "shuffle" or (shuffle and len(starts) > 1):
+        return [(0, n)]
+    ranges: list[tuple[int, int]] = []
+    for start in starts:
+        bounds = shard_bounds(min(size, n - start), world)
+        lo, hi = start + bounds[rank], start + bounds[rank + 1]
+        if hi > lo:
+            if ranges and ranges[-1][1] == lo:  # merge touching ranges
+                lo = ranges.pop()[0]
+            ranges.append((lo, hi))
+    return ranges
 
 
 class ShardedArrays:
@@ -243,19 +277,40 @@ class DDPModule:
 
 
 def data_parallel(
-    model: Model, X: F64, y: F64, s: F64 | None, plan: tuple[Any, ...]
+    model: Model, X: F64, y: F64, s: F64 | None, plan: tuple[Any, ...], scanned: bool = True
 ) -> tuple[Any, F64]:
     """``(engine, s)``: the engine that trains ``model`` data-parallel on the default process
     group, and the sample weights to normalize per global batch (ones when ``s`` is ``None``:
     every shard then weighs its rows ``1 / (global batch size)``). First every rank must show
-    the same data (shape and checksum), settings ``plan`` and initial state."""
+    the same data (shape and checksum), settings ``plan`` and initial state.
+
+    ``scanned=False`` (memory-mapped data, whose values the caller left unread): each rank
+    checks the values of only the rows it reads (:func:`rank_ranges`), every rank raising the
+    first rank's error if one fails, and the ranks agree on the data by its shape and the
+    checksum of its first and last :data:`SAMPLE_ROWS` rows, so that no rank reads the whole
+    file."""
     comm = Communicator()
+    sample = None
+    if not scanned:
+        error = ""
+        try:
+            check_rows(X, y, rank_ranges(len(y), comm.rank, comm.world, plan), model.dtype)
+        except (ValueError, TypeError) as exc:
+            error = str(exc)
+        errors: list[Any] = [None] * comm.world
+        with comm.guard("all_gather_object of the data checks"):
+            comm.dist.all_gather_object(errors, error)
+        first = next((e for e in errors if e), "")
+        if first:
+            raise ValueError(first)
+        n = len(y)
+        sample = np.unique(np.r_[0 : min(SAMPLE_ROWS, n), max(0, n - SAMPLE_ROWS) : n])
     w, b = model.get_params()
     state = model.get_state()
     comm.agree(
         {
-            "X": fingerprint(X),
-            "y": fingerprint(y),
+            "X": fingerprint(X, sample),
+            "y": fingerprint(y, sample),
             "sample_weight": fingerprint(s),
             "epochs, batch_size, seed, shuffle, order": tuple(plan),
             "variant": f"{model.name}/{model.impl}/{model.dtype}/{model.options}",

@@ -77,14 +77,15 @@ def row_blocks(n_rows: int, row_size: int, elements: int = CHUNK_ELEMENTS) -> It
     return (slice(i, min(i + rows, n_rows)) for i in range(0, n_rows, rows))
 
 
-def check_finite(arr: npt.NDArray[Any], name: str, dtype: str = "float64") -> None:
+def check_finite(arr: npt.NDArray[Any], name: str, dtype: str = "float64", offset: int = 0) -> None:
     """Raise ValueError if ``arr`` holds NaN or inf, or a value that overflows ``dtype``.
 
     Checked in ``arr``'s own dtype, a block of rows at a time (:data:`CHUNK_ELEMENTS`): per
     block ``max`` and ``-min`` (NaN propagates through both) against the largest ``dtype``
     value, and only a failing block is searched for its first bad value. Integers and bools
     are always finite and within float32's range (``2^64 < 3.4e38``); a float wider than
-    float64 is compared after rounding to float64, as the model sees it."""
+    float64 is compared after rounding to float64, as the model sees it. ``offset``: the
+    index of ``arr``'s first row in the array the message names."""
     if arr.dtype.kind != "f":
         return
     limit = float(np.finfo(dtype).max)
@@ -97,7 +98,25 @@ def check_finite(arr: npt.NDArray[Any], name: str, dtype: str = "float64") -> No
         if block.dtype.itemsize > 8:
             block = block.astype(np.float64)
         if block.size and not max(float(block.max()), -float(block.min())) <= limit:
-            _check_block(block, name, dtype, limit, (rows.start,))
+            _check_block(block, name, dtype, limit, (offset + rows.start,))
+
+
+def max_abs(arr: npt.NDArray[Any]) -> float:
+    """``max |arr|`` (NaN if any element is), read a block of rows at a time like
+    :func:`check_finite`: no temporary grows with the data, so a message that quotes the
+    largest value of a memory-mapped file costs no more memory than validating it did."""
+    if arr.ndim == 0 or arr.size == 0:
+        return float(np.max(np.abs(arr), initial=0.0))
+    largest = 0.0
+    for rows in row_blocks(len(arr), arr[0].size if len(arr) else 1):
+        check_mapped(arr)
+        block = arr[rows]
+        if block.size:
+            hi, lo = float(block.max()), -float(block.min())
+            if np.isnan(hi) or np.isnan(lo):  # NaN propagates through max and min
+                return math.nan
+            largest = max(largest, hi, lo)
+    return largest
 
 
 def _check_block(
@@ -118,10 +137,11 @@ def _check_block(
 
 
 def check_features_native(
-    X: Any, n_features: int | None = None, *, dtype: str = "float64"
+    X: Any, n_features: int | None = None, *, dtype: str = "float64", scan: bool = True
 ) -> npt.NDArray[Any]:
     """Validate a design matrix: real, 2-D, at least one row, ``n_features`` columns, finite in
-    ``dtype``; returns it in its own dtype (a view where possible: nothing is copied)."""
+    ``dtype``; returns it in its own dtype (a view where possible: nothing is copied). Without
+    ``scan``, the values are left unread (:func:`check_rows` reads the rows a caller uses)."""
     arr = as_array(X, "X")
     if arr.ndim != 2:
         raise ValueError(f"X must be 2-D with shape (N, n_features); got shape {arr.shape}")
@@ -133,7 +153,8 @@ def check_features_native(
         )
     if arr.shape[1] < 1:
         raise ValueError(f"X must have at least one column; got shape {arr.shape}")
-    check_finite(arr, "X", dtype)
+    if scan:
+        check_finite(arr, "X", dtype)
     return arr
 
 
@@ -142,15 +163,23 @@ def check_features(X: Any, n_features: int | None = None, *, dtype: str = "float
     return check_features_native(X, n_features, dtype=dtype).astype(np.float64, copy=False)
 
 
-def check_labels_native(y: Any, n_rows: int) -> npt.NDArray[Any]:
-    """Validate labels: real, shape ``(n_rows,)``, only 0 and 1 (in blocks, in ``y``'s dtype)."""
+def check_labels_native(y: Any, n_rows: int, *, scan: bool = True) -> npt.NDArray[Any]:
+    """Validate labels: real, shape ``(n_rows,)``, only 0 and 1 (in blocks, in ``y``'s dtype;
+    without ``scan``, the values are left unread)."""
     arr = as_array(y, "y")
     if arr.ndim != 1:
         raise ValueError(f"y must be 1-D with shape (N,); got shape {arr.shape}")
     if arr.shape[0] != n_rows:
         raise ValueError(f"y must have one label per row of X ({n_rows}); got {arr.shape[0]}")
+    if scan:
+        _check_binary(arr, 0)
+    return arr
+
+
+def _check_binary(arr: npt.NDArray[Any], offset: int) -> None:
+    """ValueError at the first label that is neither 0 nor 1 (``offset``: as in check_finite)."""
     if arr.dtype.kind == "b":
-        return arr
+        return
     for rows in row_blocks(len(arr), 1):
         check_mapped(arr)
         block = arr[rows]
@@ -158,19 +187,30 @@ def check_labels_native(y: Any, n_rows: int) -> npt.NDArray[Any]:
         if bad.any():
             i = int(np.argmax(bad))
             raise ValueError(
-                f"y must hold only 0 and 1; got {float(block[i])!r} at index {rows.start + i}"
+                f"y must hold only 0 and 1; got {float(block[i])!r} at index "
+                f"{offset + rows.start + i}"
             )
-    return arr
+
+
+def check_rows(
+    X: npt.NDArray[Any], y: npt.NDArray[Any], ranges: list[tuple[int, int]], dtype: str
+) -> None:
+    """The value checks of :func:`check_data_native` on the rows ``[lo, hi)`` of each range
+    only (data whose shapes are checked already): what one data-parallel rank reads."""
+    for lo, hi in ranges:
+        check_finite(X[lo:hi], "X", dtype, offset=lo)
+        _check_binary(y[lo:hi], lo)
 
 
 def check_data_native(
-    X: Any, y: Any, n_features: int | None = None, *, dtype: str = "float64"
+    X: Any, y: Any, n_features: int | None = None, *, dtype: str = "float64", scan: bool = True
 ) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """Validate a batch ``(X, y)`` without converting it: both in their own dtypes (views of
     the input where possible; a memory map is read a block at a time, never copied). The
-    backends (``arrays.convert``) then convert once, where the dtype or layout demands it."""
-    Xn = check_features_native(X, n_features, dtype=dtype)
-    return Xn, check_labels_native(y, Xn.shape[0])
+    backends (``arrays.convert``) then convert once, where the dtype or layout demands it.
+    Without ``scan`` only types and shapes are checked (:func:`check_rows` reads the values)."""
+    Xn = check_features_native(X, n_features, dtype=dtype, scan=scan)
+    return Xn, check_labels_native(y, Xn.shape[0], scan=scan)
 
 
 def check_data(

@@ -9,7 +9,7 @@ point's factory or function. :func:`lr_variants.capabilities` returns it; so doe
 ``Model.capabilities``. The library decides what to do with a variant from these fields
 alone, never from its class, its module's name or which attributes it happens to have:
 
-- ``whole_epoch``: it implements ``train_epoch``, a whole epoch of steps in one call
+- ``whole_epoch``: it implements ``train_epochs``, whole epochs of steps in one call
   (:class:`lr_variants.protocol.EpochVariant`). Read by :func:`lr_variants.train`.
 - ``data_parallel``: how it trains under ``train(..., distributed=True)``: ``"gradients"``,
   per step through the protocol (its ``gradients`` on this rank's rows, one ``all_reduce``,

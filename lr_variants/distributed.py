@@ -385,12 +385,14 @@ class Job:
 @dataclass(frozen=True)
 class Outcome:
     """What one run gave: final ``theta = (w, b)``, the ``History``'s batch losses, the loop's
-    ``seconds``, and with ``per_step`` every step's ``theta`` (one row per step)."""
+    ``seconds``, and with ``per_step`` every step's ``theta`` (one row per step); ``threads``:
+    the CPU threads the training used (``History.threads``)."""
 
     theta: F64
     batch_loss: F64
     seconds: float
     thetas: F64 | None = None
+    threads: int = 1
 
 
 def train_job(job: Job, distributed: bool) -> Outcome:
@@ -412,7 +414,7 @@ def train_job(job: Job, distributed: bool) -> Outcome:
             **job.train,
         )
         w, b = model.get_params()
-        return Outcome(np.append(w, b), h.batch_loss, h.seconds)
+        return Outcome(np.append(w, b), h.batch_loss, h.seconds, threads=h.threads)
     kw = {k: job.train[k] for k in ("epochs", "batch_size", "seed") if k in job.train}
     thetas, losses = [], []
     for rows in batches(len(job.y), **kw):
@@ -441,7 +443,8 @@ def train_jobs(jobs: Sequence[Job]) -> list[Outcome]:
 class Row:
     """One variant trained in one process and across ``world_size`` ranks: both final losses
     (the last epoch's mean batch loss), the largest parameter difference, whether every rank
-    ended with bitwise the same parameters, and both loops' seconds."""
+    ended with bitwise the same parameters, both loops' seconds, and the CPU threads each
+    process used (a rank's: the cores shared among the ranks, lr_variants._threads)."""
 
     variant: str
     impl: str
@@ -451,6 +454,8 @@ class Row:
     ranks_equal: bool
     single_seconds: float
     distributed_seconds: float
+    single_threads: int = 1
+    distributed_threads: int = 1
 
     @property
     def label(self) -> str:
@@ -549,6 +554,8 @@ def run(
                 ranks_equal=all(np.array_equal(o.theta, ranks[0].theta) for o in ranks),
                 single_seconds=one.seconds,
                 distributed_seconds=ranks[0].seconds,
+                single_threads=one.threads,
+                distributed_threads=max(o.threads for o in ranks),
             )
         )
     settings = {"world_size": world, **fit, **create_options, "n_samples": len(y64)}

@@ -48,11 +48,13 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
     (``None``: full batch), ``momentum``, ``dampening``, ``nesterov``, ``weight_decay`` (as
     ``torch.optim.SGD``), ``dtype`` (``"float32"`` or ``"float64"``: the arithmetic of
     training), ``device`` (torch variants), ``random_state`` (seeds the initial parameters and
-    the batch order; ``None``: NumPy's global generator draws the seed).
+    the batch order; ``None``: NumPy's global generator draws the seed), ``threads`` (CPU
+    threads while fitting; ``None``: the library's thread policy, :func:`lr_variants.train`).
 
     Fitted attributes: ``classes_`` (the two labels, sorted; ``classes_[1]`` is the positive
     class), ``coef_`` ``(1, n_features)``, ``intercept_`` ``(1,)``, ``n_features_in_``,
-    ``n_iter_`` (epochs run), ``loss_curve_`` (the mean training loss of each epoch).
+    ``n_iter_`` (epochs run), ``loss_curve_`` (the mean training loss of each epoch),
+    ``threads_`` (the CPU threads the fit used).
 
     Binary only: ``y`` must hold exactly two classes (any labels, strings too); more raise
     ``ValueError``. Predictions are computed in float64 NumPy from ``coef_`` and
@@ -73,6 +75,7 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
         dtype: str = "float64",
         device: str = "cpu",
         random_state: Any = None,
+        threads: int | None = None,
     ) -> None:
         self.variant = variant
         self.lr = lr
@@ -85,6 +88,7 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
         self.dtype = dtype
         self.device = device
         self.random_state = random_state
+        self.threads = threads
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -138,6 +142,7 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
             batch_size=self.batch_size,
             seed=seed,
             sample_weight=weights,
+            threads=self.threads,
         )
         w, b = model.get_params()
         self.classes_ = classes
@@ -145,6 +150,7 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
         self.intercept_ = np.array([b])
         self.n_iter_ = int(self.epochs)
         self.loss_curve_ = history.epoch_loss.tolist()
+        self.threads_ = history.threads
         return self
 
     def decision_function(self, X: Any) -> F64:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from lr_variants._validate import F64
 
@@ -117,20 +118,26 @@ class Variant(Protocol):
 
 
 class EpochVariant(Variant, Protocol):
-    """A variant that can run a whole epoch in one call (optional; e.g. a compiled kernel),
+    """A variant that can run whole epochs in one call (optional; e.g. a compiled kernel),
     declared with ``Capabilities(whole_epoch=True)``.
 
-    :func:`lr_variants.train` calls :meth:`train_epoch` instead of one :meth:`~Variant.step`
+    :func:`lr_variants.train` calls :meth:`train_epochs` instead of one :meth:`~Variant.step`
     per batch for a variant that declares it, so that the Python loop is not the cost. The
     batches, the SGD rule (every option) and the losses are exactly those of the steps it
     replaces. Data-parallel training runs such a variant per step (its declared
     ``data_parallel``), so that every batch is split across the ranks.
     """
 
-    def train_epoch(self, X: Any, y: Any, u: Any, slices: list[slice]) -> F64:
-        """One optimizer step per slice, in order, on ``(X[s], y[s], u[s])``: the epoch's rows
-        already reordered (``u`` ``None`` or the per-batch normalized weights); returns the
-        batch losses before each update, as a float64 NumPy array of ``len(slices)``."""
+    def train_epochs(
+        self, X: Any, y: Any, u: Any, slices: list[slice], orders: npt.NDArray[np.int64]
+    ) -> F64:
+        """For each epoch ``e`` (a row of ``orders``, that epoch's row order), one optimizer
+        step per slice, in order, on the rows ``X[orders[e, s]]``, ``y[orders[e, s]]`` (``X``
+        and ``y`` as stored: the variant reads the rows where they lie) with the weights
+        ``u[e, s]`` (``u``: ``None``, or each epoch's per-batch normalized weights in its batch
+        order, shape ``orders.shape``). Returns the batch losses before each update, float64,
+        one row of ``len(slices)`` per epoch run; it may stop after the first epoch with a
+        non-finite loss (the training loop stops there)."""
         ...
 
 

@@ -139,7 +139,7 @@ _BUILTIN: dict[str, VariantSpec] = {
         VariantSpec(
             "numba",
             {"textbook": "lr_variants.textbook.numba_kernels:NumbaLogisticRegression"},
-            dataclasses.replace(_CPU, whole_epoch=True),  # train_epoch: one kernel call
+            dataclasses.replace(_CPU, whole_epoch=True),  # train_epochs: one kernel call
         ),
     )
 }

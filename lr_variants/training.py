@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -9,14 +10,17 @@ from typing import Any, cast
 
 import numpy as np
 
-from lr_variants._backends import whole
+from lr_variants._backends import is_mapped, whole
 from lr_variants._model import Model
+from lr_variants._threads import check_threads, local_ranks
+from lr_variants._threads import scope as thread_scope
 from lr_variants._validate import (
     F64,
     check_choice,
     check_data_native,
     check_int,
     check_sample_weight,
+    max_abs,
 )
 from lr_variants._weights import normalized
 from lr_variants.protocol import EpochVariant
@@ -39,6 +43,7 @@ class History:
     batch_loss: F64
     batch_sizes: np.ndarray
     seconds: float
+    threads: int = 1  # CPU threads the run used (lr_variants._threads: argument, env, policy)
 
     @property
     def n_steps(self) -> int:
@@ -121,6 +126,7 @@ def train(
     callback: Callable[[int, float], None] | None = None,
     distributed: bool = False,
     batch_callback: Callable[[int, F64], None] | None = None,
+    threads: int | None = None,
 ) -> History:
     """Minibatch training: ``epochs`` passes over ``(X, y)`` in batches of ``batch_size`` rows
     (``None``: the whole data set, i.e. full-batch gradient descent), as :func:`batch_plan`
@@ -161,9 +167,13 @@ def train(
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be a bool; got {shuffle!r}")
     check_choice(order, "order", ORDERS)
+    if not isinstance(distributed, (bool, np.bool_)):
+        raise TypeError(f"distributed must be a bool; got {distributed!r}")
     # validated in blocks in the data's own dtype (Xv is X itself where it is a NumPy array,
-    # whatever its dtype: a memory map stays one); converted once below, only where needed
-    Xv, yv = check_data_native(X, y, model.n_features, dtype=model.dtype)
+    # whatever its dtype: a memory map stays one); converted once below, only where needed.
+    # Data-parallel on a memory map: each rank reads only its rows, values checked there
+    per_rank = bool(distributed) and is_mapped(X)
+    Xv, yv = check_data_native(X, y, model.n_features, dtype=model.dtype, scan=not per_rank)
     n = len(yv)
     size = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
     steps = epochs * -(-n // size)
@@ -176,15 +186,43 @@ def train(
         if fn is not None and not callable(fn):
             raise TypeError(f"{name} must be callable or None; got {fn!r}")
     s64 = None if sample_weight is None else check_sample_weight(sample_weight, n)
-    if not isinstance(distributed, (bool, np.bool_)):
-        raise TypeError(f"distributed must be a bool; got {distributed!r}")
 
+    threads = check_threads(threads)
+    ranks = 1
+    if distributed:  # the ranks on this machine share its cores
+        ranks = local_ranks()
+    with thread_scope(threads, size * model.n_features, ranks=ranks) as decision:
+        return _train(
+            model, Xv, yv, s64, (epochs, size, seed, shuffle, order), callback, batch_callback,
+            distributed, decision.threads, not per_rank,
+        )  # fmt: skip
+
+
+# row indices of several epochs' orders handed to a whole-epoch variant in one call (8 MB)
+ORDER_VALUES = 1 << 20
+
+
+def _train(
+    model: Model,
+    Xv: Any,
+    yv: Any,
+    s64: F64 | None,
+    plan: tuple[int, int, int, bool, str],
+    callback: Callable[[int, float], None] | None,
+    batch_callback: Callable[[int, F64], None] | None,
+    distributed: bool,
+    threads: int,
+    scanned: bool = True,
+) -> History:
+    """:func:`train`'s loop, on validated data, inside its thread scope."""
+    epochs, size, seed, shuffle, order = plan
+    n = len(yv)
     engine: Any = model.engine
     whole_epoch = model.capabilities.whole_epoch
     if distributed:  # each batch split across the ranks (lr_variants._data_parallel), per step
         from lr_variants._data_parallel import data_parallel
 
-        engine, s64 = data_parallel(model, Xv, yv, s64, (epochs, size, seed, shuffle, order))
+        engine, s64 = data_parallel(model, Xv, yv, s64, plan, scanned)
         whole_epoch = False
     arrays = engine.arrays
     Xa, ya = arrays.convert(Xv), arrays.convert(yv)
@@ -200,32 +238,18 @@ def train(
     sizes = np.array([s.stop - s.start for s in slices])
     batch_loss = np.empty((epochs, len(slices)))
 
-    step, cut = engine.step, arrays.batches  # cut: each epoch's batches, as views
-    # as declared: a whole epoch per call (EpochVariant), or a step per batch
-    train_epoch = cast(EpochVariant, engine).train_epoch if whole_epoch else None
-    # each batch's weights normalized to sum 1, in float64: once, or per epoch when reordered
-    ua = None if s64 is None else arrays.convert(normalized(s64, slices))
-    start = time.perf_counter()
-    for epoch, perm in enumerate(orders):
-        Xe, ye = (Xa, ya) if perm is None else (arrays.rows(Xa, perm), arrays.rows(ya, perm))
-        if s64 is not None and perm is not None:
-            ua = arrays.convert(normalized(s64[perm], slices))
-        if train_epoch is not None:
-            batch_loss[epoch] = train_epoch(whole(Xe), whole(ye), ua, slices)
-        else:
-            Xb, yb = cut(Xe, slices), cut(ye, slices)
-            if ua is None:  # two arguments, not three: this loop is the hot path
-                losses = [step(x, t) for x, t in zip(Xb, yb, strict=True)]
-            else:
-                losses = [step(*b) for b in zip(Xb, yb, cut(ua, slices), strict=True)]
-            batch_loss[epoch] = arrays.floats(losses)
+    start = 0.0  # the loop's start, set below and moved on by the callbacks' time
+
+    def finish_epoch(epoch: int) -> None:
+        """Stop on a non-finite loss; then the callbacks, their time left out of the loop's."""
+        nonlocal start
         finite = np.isfinite(batch_loss[epoch])
         if not finite.all():
             k = int(np.argmin(finite))
             raise FloatingPointError(
                 f"training diverged: the loss became {batch_loss[epoch, k]} in epoch {epoch + 1}"
                 f" (step {k + 1}) with lr={model.lr}; lower lr or standardize X (its largest"
-                f" |value| is {float(np.max(np.abs(Xv))):.3g})"
+                f" |value| is {max_abs(Xv):.3g})"
             )
         if callback is not None or batch_callback is not None:
             paused = time.perf_counter()
@@ -236,6 +260,39 @@ def train(
                 recorded.flags.writeable = False
                 batch_callback(epoch + 1, recorded)
             start += time.perf_counter() - paused  # the callbacks' time is not training time
+
+    start = time.perf_counter()
+    if whole_epoch:  # as declared: many epochs per call (EpochVariant), the rows read in place
+        train_epochs = cast(EpochVariant, engine).train_epochs
+        # one epoch per call when callbacks must see each epoch; else as many as ORDER_VALUES
+        per_call = 1 if callback or batch_callback else max(1, min(epochs, ORDER_VALUES // n))
+        done = 0
+        for chunk, u in _epoch_chunks(orders, n, per_call, s64, slices):
+            ua = None if u is None else arrays.convert(u)
+            # whole(): a memory-mapped file cut short since the last call is one error
+            ran = train_epochs(whole(Xa), whole(ya), ua, slices, chunk)
+            batch_loss[done : done + len(ran)] = ran
+            if per_call > 1 and np.isfinite(ran).all():  # no callbacks, nothing to stop
+                done += len(chunk)
+                continue
+            for epoch in range(done, done + len(ran)):
+                finish_epoch(epoch)
+            done += len(chunk)
+    else:
+        step, cut = engine.step, arrays.batches  # cut: each epoch's batches, as views
+        # each batch's weights normalized to sum 1, in float64: once, or per epoch if reordered
+        ua = None if s64 is None else arrays.convert(normalized(s64, slices))
+        for epoch, perm in enumerate(orders):
+            Xe, ye = (Xa, ya) if perm is None else (arrays.rows(Xa, perm), arrays.rows(ya, perm))
+            if s64 is not None and perm is not None:
+                ua = arrays.convert(normalized(s64[perm], slices))
+            Xb, yb = cut(Xe, slices), cut(ye, slices)
+            if ua is None:  # two arguments, not three: this loop is the hot path
+                losses = [step(x, t) for x, t in zip(Xb, yb, strict=True)]
+            else:
+                losses = [step(*b) for b in zip(Xb, yb, cut(ua, slices), strict=True)]
+            batch_loss[epoch] = arrays.floats(losses)
+            finish_epoch(epoch)
     seconds = time.perf_counter() - start
     w, b = model.get_params()
     if not (np.isfinite(w).all() and np.isfinite(b)):
@@ -244,7 +301,34 @@ def train(
             f"lr={model.lr}; lower lr or standardize X"
         )
     epoch_loss = batch_loss @ sizes / n
-    return History(epoch_loss, batch_loss, sizes, seconds)
+    return History(epoch_loss, batch_loss, sizes, seconds, threads)
+
+
+def _epoch_chunks(
+    orders: Iterator[np.ndarray | None],
+    n: int,
+    per_call: int,
+    s64: F64 | None,
+    slices: list[slice],
+) -> Iterator[tuple[np.ndarray, F64 | None]]:
+    """``(orders, u)`` for up to ``per_call`` consecutive epochs at a time: their row orders
+    as one ``(epochs, n)`` int64 array (``arange(n)`` where the rows stay as stored) and, with
+    sample weights, each epoch's weights in its batch order, normalized per batch."""
+    stored = None
+    while True:
+        chunk = list(itertools.islice(orders, per_call))
+        if not chunk:
+            return
+        rows = np.empty((len(chunk), n), dtype=np.int64)
+        for e, perm in enumerate(chunk):
+            if perm is None:
+                stored = np.arange(n) if stored is None else stored
+                perm = stored
+            rows[e] = perm
+        u = None
+        if s64 is not None:
+            u = np.stack([normalized(s64[r], slices) for r in rows])
+        yield rows, u
 
 
 def accuracy(model: Model, X: Any, y: Any) -> float:

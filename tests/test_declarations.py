@@ -276,25 +276,31 @@ def test_from_gradient_declares_what_a_gradient_function_can() -> None:
 
 
 class _Epochs(NumpyLogisticRegression):
-    """The numpy recipe with a train_epoch that counts its calls (a test double)."""
+    """The numpy recipe with a train_epochs that counts its calls (a test double)."""
 
     calls = 0
 
-    def train_epoch(self, X: Any, y: Any, u: Any, slices: list[slice]) -> Any:
+    def train_epochs(self, X: Any, y: Any, u: Any, slices: list[slice], orders: Any) -> Any:
         type(self).calls += 1
-        return np.array([self.step(X[s], y[s]) for s in slices], dtype=np.float64)
+        return np.array(
+            [[self.step(X[rows[s]], y[rows[s]]) for s in slices] for rows in orders],
+            dtype=np.float64,
+        )
 
 
 @pytest.mark.parametrize("declared", [True, False])
 def test_train_runs_whole_epochs_only_where_declared(declared: bool) -> None:
-    """train_epoch is called once per epoch when declared, and never when it is merely there;
-    either way the trajectory is the numpy recipe's, bit for bit."""
+    """train_epochs is called (once for these 3 epochs, no callback) when declared, and never
+    when it is merely there; either way the trajectory is the numpy recipe's, bit for bit."""
     X, y = lv.two_blobs()
     _Epochs.calls = 0
     lv.register_variant("epochs", _Epochs, whole_epoch=declared)
     model = lv.create("epochs", 2, dtype="float64")
     history = lv.train(model, X, y, epochs=3)
-    assert _Epochs.calls == (3 if declared else 0)
+    assert _Epochs.calls == (1 if declared else 0)
+    _Epochs.calls = 0
+    lv.train(lv.create("epochs", 2, dtype="float64"), X, y, epochs=3, callback=lambda e, l: None)
+    assert _Epochs.calls == (3 if declared else 0)  # callbacks see every epoch: one per call
     reference = lv.create("numpy", 2, dtype="float64")
     expected = lv.train(reference, X, y, epochs=3)
     np.testing.assert_array_equal(history.batch_loss, expected.batch_loss)

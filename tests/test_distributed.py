@@ -113,6 +113,18 @@ def test_float64_trajectory_is_the_single_process_one(runs: Any, group: str) -> 
         assert np.array_equal(r0.batch_loss, r1.batch_loss), name
 
 
+def test_workers_never_oversubscribe_the_cores(runs: Any) -> None:
+    """Every rank trained these small batches on one thread (the thread policy), whatever
+    torch's default in a fresh process; and no more than its share of the cores anyway."""
+    from lr_variants._threads import cpu_count
+
+    for group in ("article", "uneven", "weighted"):
+        for job, one, ranks in runs[group]:
+            assert one.threads == 1, job.variant
+            assert all(r.threads == 1 for r in ranks), job.variant
+            assert all(r.threads * len(ranks) <= max(cpu_count(), len(ranks)) for r in ranks)
+
+
 def test_ranks_are_bitwise_equal_after_every_step(runs: Any) -> None:
     """One batch per ``train`` call, 44 steps with momentum: after each step both ranks hold
     bitwise the same parameters, within 1e-13 of one process's."""

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import lr_variants as lv
-from lr_variants import _backends
+from lr_variants import _backends, _threads
 from lr_variants.tuned import numpy_fast, torch_manual_fast
 
 N, D, BLOCK = 5000, 8, 1000  # BLOCK elements: 125 rows, 40 blocks
@@ -64,11 +64,15 @@ def _reference(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> dict[st
     }
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("variant", ["numpy", "torch_manual"])
 def test_read_once_matches_the_reference_within_the_blocked_sum_bound(
-    small_blocks: None, variant: str, dtype: str
+    small_blocks: None, variant: str, dtype: str, threads: int
 ) -> None:
+    """Also with two threads in force (the thread policy's for a large batch): the fast numpy
+    form then reads contiguous runs of blocks in parallel and sums them in a fixed order, a
+    blocked sum within the same bound."""
     X, y = _data(dtype)
     model = lv.create(variant, D, dtype=dtype, impl="fast", seed=1)
     w0 = np.linspace(-1.5, 1.5, D)
@@ -76,8 +80,9 @@ def test_read_once_matches_the_reference_within_the_blocked_sum_bound(
     w, b = model.get_params()  # rounded to the model's dtype
     Xa = model.engine.arrays.convert(X)
     assert Xa.shape == (N, D)  # no bias column: the read-once pass applies
-    gw, gb = model.gradients(X, y)
-    loss = model.loss(X, y)
+    with _threads.scope(min(threads, _threads.cpu_count()), 0):
+        gw, gb = model.gradients(X, y)
+        loss = model.loss(X, y)
 
     ref = _reference(X, y, w, b)
     eps = float(np.finfo(dtype).eps) / 2

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lr_variants import _contain
+from lr_variants._threads import scope as thread_scope
 from lr_variants.cli import _common, bench, check, compare, explain, plot, solve, train
 
 _COMMANDS = (compare, train, solve, explain, plot, bench, check)
@@ -127,7 +128,10 @@ def _main(argv: Sequence[str] | None) -> int:
                 "/dev/null to discard it)"
             )
             return 1
-        status = args.run(args)
+        # one thread unless asked (--threads, LR_VARIANTS_THREADS): each train() inside
+        # decides for its own batches (lr_variants._threads)
+        with thread_scope(getattr(args, "threads", None), 0):
+            status = args.run(args)
         sys.stdout.flush()
         return 0 if status is None else int(status)
     except KeyboardInterrupt:

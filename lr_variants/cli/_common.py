@@ -15,12 +15,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
-import numpy as np
-
 from lr_variants import data as _data
 from lr_variants._contain import SpecError
 from lr_variants._model import Model
-from lr_variants._validate import DTYPES, F64
+from lr_variants._validate import DTYPES, F64, max_abs
 from lr_variants.compare import label
 from lr_variants.registry import IMPLS, VARIANTS, variants
 from lr_variants.specs import check_labels, resolve
@@ -349,7 +347,7 @@ def warn_if_not_converging(run: str, loss: float, X: F64, args: argparse.Namespa
         warn(
             f"{run}: final loss {loss:.4g} is worse than predicting 1/2 for every row "
             f"(log 2 = 0.693): SGD did not converge (lr {args.lr}, largest |feature| "
-            f"{float(np.max(np.abs(X))):.3g}); {hint}"
+            f"{max_abs(X):.3g}); {hint}"
         )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from lr_variants._validate import F64
+from lr_variants._validate import F64, max_abs
 from lr_variants.cli import _common as c
 from lr_variants.cli import _distributed
 from lr_variants.compare import (
@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> None:
         progress(model, 0, float("nan"))
         # a diverging run is reported by train() itself: NumPy's overflow warnings would only
         # add lines before that one
-        threads = torch_threads(args.threads, X.size)
+        threads = torch_threads(args.threads, min(args.batch_size, len(X)) * X.shape[1])
         with threads as used_threads, np.errstate(all="ignore"):
             try:
                 history = train(
@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> None:
     if not np.isfinite(final):
         raise FloatingPointError(
             f"{name}: training diverged: the final loss is {final} with lr={model.lr}; lower lr "
-            f"or standardize X (its largest |value| is {float(np.max(np.abs(X))):.3g})"
+            f"or standardize X (its largest |value| is {max_abs(X):.3g})"
         )
     c.warn_if_not_converging(name, final, X, args)
     if args.json:

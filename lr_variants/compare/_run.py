@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -17,7 +16,9 @@ import numpy as np
 from lr_variants import solver
 from lr_variants._contain import PluginError
 from lr_variants._model import Model
-from lr_variants._validate import F64, check_choice, check_data, check_int
+from lr_variants._threads import LARGE_BATCH_VALUES, check_threads
+from lr_variants._threads import scope as thread_scope
+from lr_variants._validate import F64, check_choice, check_data, check_int, max_abs
 from lr_variants.compare._records import Comparison, Failure, Result, label
 from lr_variants.data import standardize as _zscore
 from lr_variants.registry import IMPLS, VARIANTS, create, spec
@@ -26,9 +27,8 @@ from lr_variants.registry import variants as registered
 from lr_variants.specs import resolve_all
 from lr_variants.training import History, accuracy, train
 
-# torch variants run on one CPU thread for data under this many values: torch's tiny per-step
-# operations only wait for each other on more (docs/benchmarks.md)
-SMALL_DATA = 1_000_000
+# data of fewer values than this train on one CPU thread (lr_variants._threads: per batch)
+SMALL_DATA = LARGE_BATCH_VALUES
 
 Callback = Callable[[Model, int, float], None]
 
@@ -37,29 +37,13 @@ PLUGIN = "package.module:attribute"  # a variant given by its factory or gradien
 
 @contextlib.contextmanager
 def torch_threads(threads: int | None, n_values: int) -> Iterator[int | None]:
-    """For the duration: torch's CPU threads set to ``threads`` or, when ``None``, to 1 for data
-    of under :data:`SMALL_DATA` values (left as they are above that); restored afterwards.
-    Yields the number in force, or ``None`` if torch is not imported (nothing to set: call it
-    after creating the models)."""
-    if threads is not None:
-        cpus = os.cpu_count() or 1
-        check_int(threads, "threads", 1)
-        if threads > cpus:
-            raise ValueError(
-                f"threads must be from 1 to {cpus} (this machine's CPU count); got {threads}"
-            )
-    if "torch" not in sys.modules:
-        yield None
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    wanted = threads if threads is not None else (1 if n_values < SMALL_DATA else before)
-    torch.set_num_threads(wanted)
-    try:
-        yield wanted
-    finally:
-        torch.set_num_threads(before)
+    """For the duration: the CPU threads of torch and NumPy's BLAS as the one thread policy
+    says (:mod:`lr_variants._threads`) for batches of ``n_values`` values: ``threads`` if given
+    (and for every ``train`` inside), else ``LR_VARIANTS_THREADS``, else 1 under
+    :data:`SMALL_DATA` values and all the CPUs above; restored afterwards. Yields the number in
+    force, or ``None`` if torch is not imported (call it after creating the models)."""
+    with thread_scope(check_threads(threads), n_values) as decision:
+        yield decision.threads if "torch" in sys.modules else None
 
 
 def variant_names(names: Sequence[str] | None) -> list[str]:
@@ -163,7 +147,7 @@ def _fit(
         # the last step overflowed: its loss (taken before the step) was still finite
         raise FloatingPointError(
             f"{name}: training diverged: the final loss is {loss} with lr={model.lr}; lower lr "
-            f"or standardize X (its largest |value| is {float(np.max(np.abs(X))):.3g})"
+            f"or standardize X (its largest |value| is {max_abs(X):.3g})"
         )
     return history
 
@@ -257,10 +241,11 @@ def compare(
 
     Training options are those of :func:`lr_variants.create` and :func:`lr_variants.train`;
     ``standardize`` z-scores every feature first (:func:`lr_variants.data.standardize`);
-    ``threads`` sets torch's CPU threads for the run (default: 1 for data of under a million
-    values, torch's own setting above; :func:`torch_threads`). ``data_label`` names the data in
-    ``settings``. ``callback(model, epoch, loss)``, if given, is called with epoch 0 and the
-    model's loss before each model trains, then after each of its epochs with that epoch's loss.
+    ``threads`` sets the CPU threads for the run (default: ``LR_VARIANTS_THREADS``, else 1 for
+    batches of under a million values, all the CPUs above; :func:`torch_threads`).
+    ``data_label`` names the data in ``settings``. ``callback(model, epoch, loss)``, if given,
+    is called with epoch 0 and the model's loss before each model trains, then after each of
+    its epochs with that epoch's loss.
 
     The reference for ``max_abs_param_diff`` and ``time_ratio`` is numpy's textbook
     implementation when it ran, else the first run. A plug-in that fails raises its
@@ -292,7 +277,8 @@ def compare(
         **sgd,
     )
     train_options = {"epochs": epochs, "batch_size": batch_size, "seed": seed}
-    with torch_threads(threads, X64.size) as used_threads:
+    per_batch = min(batch_size or len(y64), len(y64)) * X64.shape[1]
+    with torch_threads(threads, per_batch) as used_threads:
         results = [r for r, _ in run_all(models, X64, y64, train_options, callback, failed)]
     if not results and failed:
         raise PluginError(failed[0].variant, failed[0].phase, failed[0].error)

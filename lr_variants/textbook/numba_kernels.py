@@ -1,5 +1,7 @@
 """Variant ``"numba"``: the hand-written gradient and the SGD rule compiled to machine code by
-numba, one compiled call per step, or per epoch (:meth:`NumbaLogisticRegression.train_epoch`).
+numba, one compiled call per step, or for many epochs at once
+(:meth:`NumbaLogisticRegression.train_epochs`), the kernel reading each batch's rows where
+they lie in ``X`` (the epoch's row order is its argument: nothing is copied per epoch).
 
 An optional extra: ``pip install 'lr_variants[numba]'``. The module is named so that it does not
 shadow the ``numba`` package. With ``z_i = x_i . w + b``, ``p_i = sigmoid(z_i)`` and row weights
@@ -42,16 +44,24 @@ from lr_variants.textbook.numpy import sigmoid
 @numba.njit(cache=True, fastmath=False)
 def _loss_and_grad(X, y, u, w, b, g):  # type: ignore[no-untyped-def]
     """``L``; ``g[:D] = dL/dw``, ``g[D] = dL/db`` (``u`` empty: the plain mean)."""
-    n, d = X.shape
+    return _gathered_loss_and_grad(X, y, u, np.arange(X.shape[0]), w, b, g)
+
+
+@numba.njit(cache=True, fastmath=False)
+def _gathered_loss_and_grad(X, y, u, rows, w, b, g):  # type: ignore[no-untyped-def]
+    """:func:`_loss_and_grad` on the rows ``X[rows]``, ``y[rows]`` (``u`` in ``rows``' order),
+    read where they lie: no gathered copy."""
+    n, d = rows.size, X.shape[1]
     g[:] = 0.0
     loss = 0.0
-    for i in range(n):
+    for k in range(n):
+        i = rows[k]
         z = b
         for j in range(d):
             z += X[i, j] * w[j]
         e = np.exp(-abs(z))
         p = 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
-        weight = u[i] if u.size else 1.0 / n
+        weight = u[k] if u.size else 1.0 / n
         loss += weight * (max(z, 0.0) - z * y[i] + np.log1p(e))
         r = weight * (p - y[i])
         for j in range(d):
@@ -77,20 +87,26 @@ def _sgd(theta, g, buf, started, hyper, flags):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def _step(X, y, u, theta, g, buf, started, hyper, flags):  # type: ignore[no-untyped-def]
-    loss = _loss_and_grad(X, y, u, theta[:-1], theta[-1], g)
-    _sgd(theta, g, buf, started, hyper, flags)
-    return loss
-
-
-@numba.njit(cache=True)
-def _epoch(X, y, u, bounds, theta, g, buf, started, hyper, flags):  # type: ignore[no-untyped-def]
-    """Every batch ``[bounds[k], bounds[k+1])`` in turn; the losses, in float64."""
-    losses = np.empty(bounds.size - 1)
-    for k in range(bounds.size - 1):
-        lo, hi = bounds[k], bounds[k + 1]
-        uk = u[lo:hi] if u.size else u
-        losses[k] = _step(X[lo:hi], y[lo:hi], uk, theta, g, buf, started or k > 0, hyper, flags)
+def _epochs(X, y, u, orders, bounds, theta, g, buf, started, hyper, flags):  # type: ignore[no-untyped-def]
+    """Epoch ``e`` steps on the batches ``orders[e, bounds[k]:bounds[k+1]]`` of rows in turn
+    (``u[e]``: that epoch's weights in batch order; ``u`` empty: none). Returns the losses
+    (float64, one row per epoch) of the epochs run: it stops after the first epoch with a
+    non-finite loss, where the training loop stops."""
+    epochs, n_batches = orders.shape[0], bounds.size - 1
+    losses = np.empty((epochs, n_batches))
+    w, last = theta[:-1], theta.size - 1
+    for e in range(epochs):
+        finite = True
+        for k in range(n_batches):
+            lo, hi = bounds[k], bounds[k + 1]
+            uk = u[e, lo:hi] if u.size else u[0, :0]
+            loss = _gathered_loss_and_grad(X, y, uk, orders[e, lo:hi], w, theta[last], g)
+            _sgd(theta, g, buf, started, hyper, flags)
+            started = True
+            losses[e, k] = loss
+            finite = finite and np.isfinite(loss)
+        if not finite:
+            return losses[: e + 1]
     return losses
 
 
@@ -135,17 +151,21 @@ class NumbaLogisticRegression:
         return g[:-1].astype(np.float64), float(g[-1])
 
     def step(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
-        return self.train_epoch(X, y, u, [slice(0, len(y))])[0]
+        rows = np.arange(len(y)).reshape(1, -1)
+        uu = None if u is None else u.reshape(1, -1)
+        return self.train_epochs(X, y, uu, [slice(0, len(y))], rows)[0, 0]
 
-    def train_epoch(
-        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None, slices: list[slice]
+    def train_epochs(
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None, slices: list[slice], orders: Any
     ) -> F64:
-        """One step per slice of ``(X, y, u)`` in one compiled call; the steps' losses."""
+        """Every epoch of ``orders`` (one row order per epoch) in one compiled call, the kernel
+        reading each batch's rows from ``X`` where they lie; the steps' losses, one row per
+        epoch, up to the first epoch with a non-finite loss."""
         bounds = np.array([s.start for s in slices] + [slices[-1].stop], dtype=np.int64)
         started, buf = self._buffer()
-        uu = self.no_weights if u is None else u
+        uu = self.no_weights.reshape(1, 0) if u is None else u
         args = (self.theta, self.grad, buf, started, self.hyper, self.flags)
-        losses: F64 = _epoch(X, y, uu, bounds, *args)
+        losses: F64 = _epochs(X, y, uu, orders, bounds, *args)
         if self.hyper[1] != 0:  # the buffers now exist: hand them back to the SGD state
             self.optimizer.buffers = [buf[:-1].copy(), buf[-1:].reshape(()).copy()]
         return losses

@@ -31,6 +31,10 @@ blocks in float64. The sums are taken in another order than a whole-batch pass: 
 of ``m`` terms has error at most ``m eps sum|terms|`` (``eps`` of the model's dtype; NumPy's
 pairwise sum, and the BLAS's dot, are within that), and the float64 sum over ``k`` blocks adds
 ``k eps64 sum|terms|``: in all ``|error| <= (m + k) eps sum|terms|``, as for any blocked sum.
+With more than one thread in force (the thread policy gives a large batch every core,
+``lr_variants._threads``), contiguous runs of blocks are read in parallel, one per thread (NumPy
+releases the GIL in its ufuncs and BLAS calls, each on one BLAS thread), and their float64
+partial sums added in a fixed order: the same blocked sum, within the same bound.
 
 With normalized sample weights ``u`` (``lr_variants._weights``): ``L = u . l``,
 ``dL/dw = X^T (u (p - y))``, ``dL/db = u . (p - y)`` (a batch
@@ -41,12 +45,14 @@ This module imports no torch.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from lr_variants._backends import READ_BLOCK_ELEMENTS, NumpyArrays
 from lr_variants._sgd import SGD, SGDOptions
+from lr_variants._threads import in_force, pool, single_threaded_blas
 from lr_variants._validate import F64, row_blocks
 from lr_variants.textbook.numpy import sigmoid
 
@@ -87,9 +93,31 @@ class FastNumpyLogisticRegression:
         """``(L, g)`` with ``g = (X^T r, sum(r))``, reading ``X`` (without a
         bias column) once, a cache-sized block of rows at a time, summed in float64."""
         n = len(y)
-        g = np.zeros(len(self.theta))
+        block = max(1, READ_BLOCK_ELEMENTS // max(1, X.shape[1]))
+        parts = min(in_force(), n // block)  # the thread policy's threads, a block each at least
+        if parts <= 1:
+            g = np.zeros(len(self.theta))
+            with single_threaded_blas():  # cache-sized calls: threads would only wait
+                total = self._read_blocks(X, y, u, g)
+        else:  # contiguous runs of whole blocks, one per thread; summed in a fixed order
+            blocks = -(-n // block)
+            step = -(-blocks // parts) * block
+            ranges = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+            gs = [np.zeros(len(self.theta)) for _ in ranges]
+
+            def run(k: int) -> float:
+                lo, hi = ranges[k]
+                return self._read_blocks(X[lo:hi], y[lo:hi], None if u is None else u[lo:hi], gs[k])
+
+            with single_threaded_blas():  # each thread's calls on one core
+                totals = list(pool(len(ranges)).map(run, range(len(ranges))))
+            total, g = math.fsum(totals), np.sum(gs, axis=0)
+        loss = self.arrays.dtype(total / n if u is None else total)
+        return loss, g.astype(self.arrays.dtype)
+
+    def _read_blocks(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None, g: F64) -> float:
         total = 0.0
-        for rows in row_blocks(n, X.shape[1], READ_BLOCK_ELEMENTS):
+        for rows in row_blocks(len(y), X.shape[1], READ_BLOCK_ELEMENTS):
             block = X[rows]  # a view: a memory map is read here, a block at a time
             z = np.dot(block, self.w)
             z += self.b
@@ -101,8 +129,7 @@ class FastNumpyLogisticRegression:
                 r *= u[rows]
             g[:-1] += np.dot(r, block)
             g[-1] += float(np.add.reduce(r))
-        loss = self.arrays.dtype(total / n if u is None else total)
-        return loss, g.astype(self.arrays.dtype)
+        return total
 
     def _terms_and_residual(
         self, t: np.ndarray, y: np.ndarray, large: bool
