@@ -311,6 +311,9 @@ class Guarded(_Part):
     def train_epoch(self, *args: Any) -> Any:
         return call(self._variant, "train_epoch", self._read("train_epoch"), *args)
 
+    def train_epochs(self, *args: Any) -> Any:
+        return call(self._variant, "train_epochs", self._read("train_epochs"), *args)
+
     def loss_graph(self, *args: Any) -> Any:
         return call(self._variant, "loss_graph", self._read("loss_graph"), *args)
 

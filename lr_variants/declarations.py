@@ -9,8 +9,12 @@ point's factory or function. :func:`lr_variants.capabilities` returns it; so doe
 ``Model.capabilities``. The library decides what to do with a variant from these fields
 alone, never from its class, its module's name or which attributes it happens to have:
 
-- ``whole_epoch``: it implements ``train_epochs``, whole epochs of steps in one call
-  (:class:`lr_variants.protocol.EpochVariant`). Read by :func:`lr_variants.train`.
+- ``whole_epoch``: it implements ``train_epoch``, a whole epoch of steps in one call on the
+  epoch's reordered rows (:class:`lr_variants.protocol.EpochVariant`). Read by
+  :func:`lr_variants.train`.
+- ``in_place_epochs``: it implements ``train_epochs``, many epochs of steps in one call, the
+  rows read where they lie in each epoch's order (:class:`lr_variants.protocol.EpochsVariant`);
+  preferred to ``whole_epoch`` where both are declared. Read by :func:`lr_variants.train`.
 - ``data_parallel``: how it trains under ``train(..., distributed=True)``: ``"gradients"``,
   per step through the protocol (its ``gradients`` on this rank's rows, one ``all_reduce``,
   the library's SGD rule, the parameters written back with ``set_params``); ``"ddp"``, its own
@@ -79,6 +83,7 @@ class Capabilities:
     """
 
     whole_epoch: bool = False
+    in_place_epochs: bool = False
     data_parallel: str = "gradients"
     owns_optimizer: bool = False
     linear_in_u: bool = False
@@ -88,7 +93,8 @@ class Capabilities:
     unsupported: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        for name in ("whole_epoch", "owns_optimizer", "linear_in_u", "loss_graph"):
+        flags = ("whole_epoch", "in_place_epochs", "owns_optimizer", "linear_in_u", "loss_graph")
+        for name in flags:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool; got {getattr(self, name)!r}")
         if not isinstance(self.data_parallel, str) or self.data_parallel not in DATA_PARALLEL:

@@ -118,14 +118,30 @@ class Variant(Protocol):
 
 
 class EpochVariant(Variant, Protocol):
-    """A variant that can run whole epochs in one call (optional; e.g. a compiled kernel),
+    """A variant that can run a whole epoch in one call (optional; e.g. a compiled kernel),
     declared with ``Capabilities(whole_epoch=True)``.
 
-    :func:`lr_variants.train` calls :meth:`train_epochs` instead of one :meth:`~Variant.step`
+    :func:`lr_variants.train` calls :meth:`train_epoch` instead of one :meth:`~Variant.step`
     per batch for a variant that declares it, so that the Python loop is not the cost. The
     batches, the SGD rule (every option) and the losses are exactly those of the steps it
     replaces. Data-parallel training runs such a variant per step (its declared
     ``data_parallel``), so that every batch is split across the ranks.
+    """
+
+    def train_epoch(self, X: Any, y: Any, u: Any, slices: list[slice]) -> F64:
+        """One optimizer step per slice, in order, on ``(X[s], y[s], u[s])``: the epoch's rows
+        already reordered (``u`` ``None`` or the per-batch normalized weights); returns the
+        batch losses before each update, as a float64 NumPy array of ``len(slices)``."""
+        ...
+
+
+class EpochsVariant(Variant, Protocol):
+    """A variant that can run many epochs in one call, reading each batch's rows where they lie
+    (optional; e.g. a compiled kernel that gathers rows itself), declared with
+    ``Capabilities(in_place_epochs=True)``. :func:`lr_variants.train` prefers it to
+    :meth:`EpochVariant.train_epoch`: no reordered copy of the data per epoch, and no Python
+    between epochs unless a callback must see each one. Same batches, SGD rule and losses as
+    the steps it replaces; data-parallel training runs it per step.
     """
 
     def train_epochs(

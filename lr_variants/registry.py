@@ -139,7 +139,8 @@ _BUILTIN: dict[str, VariantSpec] = {
         VariantSpec(
             "numba",
             {"textbook": "lr_variants.textbook.numba_kernels:NumbaLogisticRegression"},
-            dataclasses.replace(_CPU, whole_epoch=True),  # train_epochs: one kernel call
+            # train_epochs: one kernel call for many epochs; train_epoch: one for one epoch
+            dataclasses.replace(_CPU, whole_epoch=True, in_place_epochs=True),
         ),
     )
 }

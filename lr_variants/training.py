@@ -23,7 +23,7 @@ from lr_variants._validate import (
     max_abs,
 )
 from lr_variants._weights import normalized
-from lr_variants.protocol import EpochVariant
+from lr_variants.protocol import EpochsVariant, EpochVariant
 
 # The most steps (epochs x batches per epoch) one train() call takes: 10 million losses are
 # 80 MB of history, and at the fastest variant's few microseconds a step, about a minute.
@@ -151,8 +151,10 @@ def train(
     recorded (a read-only view of ``History.batch_loss[epoch - 1]``), e.g. to print the last
     batch's loss as the reference article's script does.
 
-    A variant that declares ``whole_epoch`` (:func:`lr_variants.capabilities`) trains each
-    epoch in one ``train_epoch`` call instead of a ``step`` per batch, with the same batches.
+    A variant that declares ``in_place_epochs`` (:func:`lr_variants.capabilities`) trains
+    many epochs per ``train_epochs`` call (one per call when a callback must see each epoch);
+    one that declares ``whole_epoch`` trains each epoch in one ``train_epoch`` call; either
+    instead of a ``step`` per batch, with the same batches.
 
     ``distributed=True`` trains data-parallel on the initialised ``torch.distributed`` default
     process group (every rank calls ``train`` with the same arguments and data): each batch is
@@ -218,12 +220,15 @@ def _train(
     epochs, size, seed, shuffle, order = plan
     n = len(yv)
     engine: Any = model.engine
-    whole_epoch = model.capabilities.whole_epoch
+    # as declared: many epochs per call, rows read in place (EpochsVariant); a whole epoch per
+    # call on reordered rows (EpochVariant); or a step per batch
+    in_place_epochs = model.capabilities.in_place_epochs
+    whole_epoch = model.capabilities.whole_epoch and not in_place_epochs
     if distributed:  # each batch split across the ranks (lr_variants._data_parallel), per step
         from lr_variants._data_parallel import data_parallel
 
         engine, s64 = data_parallel(model, Xv, yv, s64, plan, scanned)
-        whole_epoch = False
+        in_place_epochs = whole_epoch = False
     arrays = engine.arrays
     Xa, ya = arrays.convert(Xv), arrays.convert(yv)
     slices, orders = batch_plan(
@@ -262,8 +267,8 @@ def _train(
             start += time.perf_counter() - paused  # the callbacks' time is not training time
 
     start = time.perf_counter()
-    if whole_epoch:  # as declared: many epochs per call (EpochVariant), the rows read in place
-        train_epochs = cast(EpochVariant, engine).train_epochs
+    if in_place_epochs:
+        train_epochs = cast(EpochsVariant, engine).train_epochs
         # one epoch per call when callbacks must see each epoch; else as many as ORDER_VALUES
         per_call = 1 if callback or batch_callback else max(1, min(epochs, ORDER_VALUES // n))
         done = 0
@@ -280,12 +285,17 @@ def _train(
             done += len(chunk)
     else:
         step, cut = engine.step, arrays.batches  # cut: each epoch's batches, as views
+        train_epoch = cast(EpochVariant, engine).train_epoch if whole_epoch else None
         # each batch's weights normalized to sum 1, in float64: once, or per epoch if reordered
         ua = None if s64 is None else arrays.convert(normalized(s64, slices))
         for epoch, perm in enumerate(orders):
             Xe, ye = (Xa, ya) if perm is None else (arrays.rows(Xa, perm), arrays.rows(ya, perm))
             if s64 is not None and perm is not None:
                 ua = arrays.convert(normalized(s64[perm], slices))
+            if train_epoch is not None:
+                batch_loss[epoch] = train_epoch(whole(Xe), whole(ye), ua, slices)
+                finish_epoch(epoch)
+                continue
             Xb, yb = cut(Xe, slices), cut(ye, slices)
             if ua is None:  # two arguments, not three: this loop is the hot path
                 losses = [step(x, t) for x, t in zip(Xb, yb, strict=True)]

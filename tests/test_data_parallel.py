@@ -101,6 +101,8 @@ def spied_runs(jobs: list[tuple[str, str]]) -> list[dict[str, Any]]:
         if variant not in PLUGINS:  # the plug-in records its rows itself
             _spy(engine, "loss_from_logits" if caps.data_parallel == "ddp" else "gradients", rows)
         if caps.whole_epoch:
+            _spy(engine, "train_epoch", epoch_calls)
+        if caps.in_place_epochs:
             _spy(engine, "train_epochs", epoch_calls)
         _SEEN.clear()
         count, undo = _spy_all_reduce()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -30,6 +30,7 @@ def _fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_built_in_declarations() -> None:
     caps = {name: lv.capabilities(name) for name in lv.VARIANTS}
     assert [n for n, c in caps.items() if c.whole_epoch] == ["numba"]
+    assert [n for n, c in caps.items() if c.in_place_epochs] == ["numba"]
     assert [n for n, c in caps.items() if c.loss_graph] == ["autograd", "module", "scratch"]
     assert [n for n, c in caps.items() if c.data_parallel == "ddp"] == ["module"]
     assert [n for n, c in caps.items() if c.owns_optimizer] == ["module"]
@@ -46,6 +47,7 @@ def test_built_in_declarations() -> None:
 
 def test_the_default_is_the_conservative_reading() -> None:
     c = Capabilities()
+    assert (c.whole_epoch, c.in_place_epochs) == (False, False)
     assert (c.whole_epoch, c.data_parallel, c.owns_optimizer, c.linear_in_u, c.loss_graph) == (
         False,
         "gradients",
@@ -276,35 +278,49 @@ def test_from_gradient_declares_what_a_gradient_function_can() -> None:
 
 
 class _Epochs(NumpyLogisticRegression):
-    """The numpy recipe with a train_epochs that counts its calls (a test double)."""
+    """The numpy recipe with train_epoch and train_epochs that count their calls (a test
+    double)."""
 
-    calls = 0
+    calls: ClassVar[dict[str, int]] = {}
+
+    def train_epoch(self, X: Any, y: Any, u: Any, slices: list[slice]) -> Any:
+        type(self).calls["train_epoch"] += 1
+        return np.array([self.step(X[s], y[s]) for s in slices], dtype=np.float64)
 
     def train_epochs(self, X: Any, y: Any, u: Any, slices: list[slice], orders: Any) -> Any:
-        type(self).calls += 1
+        type(self).calls["train_epochs"] += 1
         return np.array(
             [[self.step(X[rows[s]], y[rows[s]]) for s in slices] for rows in orders],
             dtype=np.float64,
         )
 
 
-@pytest.mark.parametrize("declared", [True, False])
-def test_train_runs_whole_epochs_only_where_declared(declared: bool) -> None:
-    """train_epochs is called (once for these 3 epochs, no callback) when declared, and never
-    when it is merely there; either way the trajectory is the numpy recipe's, bit for bit."""
+@pytest.mark.parametrize(
+    ("declared", "calls", "with_callback"),
+    [
+        ({}, (0, 0), (0, 0)),
+        ({"whole_epoch": True}, (3, 0), (3, 0)),  # train_epoch: one call per epoch
+        ({"in_place_epochs": True}, (0, 1), (0, 3)),  # train_epochs: all 3 epochs in one call
+        ({"whole_epoch": True, "in_place_epochs": True}, (0, 1), (0, 3)),  # the latter wins
+    ],
+)
+def test_train_runs_whole_epochs_only_where_declared(
+    declared: dict[str, bool], calls: tuple[int, int], with_callback: tuple[int, int]
+) -> None:
+    """train_epoch / train_epochs are called as declared (train_epochs once for these 3
+    epochs, or once per epoch when a callback must see each), never when merely there; the
+    trajectory is the numpy recipe's, bit for bit, whichever runs."""
     X, y = lv.two_blobs()
-    _Epochs.calls = 0
-    lv.register_variant("epochs", _Epochs, whole_epoch=declared)
-    model = lv.create("epochs", 2, dtype="float64")
-    history = lv.train(model, X, y, epochs=3)
-    assert _Epochs.calls == (1 if declared else 0)
-    _Epochs.calls = 0
-    lv.train(lv.create("epochs", 2, dtype="float64"), X, y, epochs=3, callback=lambda e, l: None)
-    assert _Epochs.calls == (3 if declared else 0)  # callbacks see every epoch: one per call
+    lv.register_variant("epochs", _Epochs, **declared)
     reference = lv.create("numpy", 2, dtype="float64")
     expected = lv.train(reference, X, y, epochs=3)
-    np.testing.assert_array_equal(history.batch_loss, expected.batch_loss)
-    np.testing.assert_array_equal(model.get_params()[0], reference.get_params()[0])
+    for callback, want in ((None, calls), (lambda e, l: None, with_callback)):
+        _Epochs.calls = {"train_epoch": 0, "train_epochs": 0}
+        model = lv.create("epochs", 2, dtype="float64")
+        history = lv.train(model, X, y, epochs=3, callback=callback)
+        assert (_Epochs.calls["train_epoch"], _Epochs.calls["train_epochs"]) == want
+        np.testing.assert_array_equal(history.batch_loss, expected.batch_loss)
+        np.testing.assert_array_equal(model.get_params()[0], reference.get_params()[0])
 
 
 def test_loss_graph_is_read_from_the_declaration() -> None:

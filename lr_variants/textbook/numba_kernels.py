@@ -155,6 +155,16 @@ class NumbaLogisticRegression:
         uu = None if u is None else u.reshape(1, -1)
         return self.train_epochs(X, y, uu, [slice(0, len(y))], rows)[0, 0]
 
+    def train_epoch(
+        self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None, slices: list[slice]
+    ) -> F64:
+        """One epoch on rows already in its order: :meth:`train_epochs` with the identity
+        order."""
+        rows = np.arange(len(y)).reshape(1, -1)
+        uu = None if u is None else u.reshape(1, -1)
+        losses: F64 = self.train_epochs(X, y, uu, slices, rows)[0]
+        return losses
+
     def train_epochs(
         self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None, slices: list[slice], orders: Any
     ) -> F64:
