@@ -7,9 +7,10 @@
 >>> lv.accuracy(model, X, y) >= 0.99
 True
 
-Every variant starts from the same parameters (:func:`initial_params`), sees the same batches
-(:func:`lr_variants.training.batch_plan`) and so follows the same trajectory up to rounding.
-Importing this package does not import torch; creating a torch variant does.
+Every variant starts from the same parameters
+([`initial_params`][lr_variants.registry.initial_params]), sees the same batches
+([`lr_variants.training.batch_plan`][]) and so follows the same trajectory up to rounding. Importing
+this package does not import torch; creating a torch variant does.
 """
 
 from __future__ import annotations

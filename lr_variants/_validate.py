@@ -66,7 +66,7 @@ def as_array(value: Any, name: str, *, allow_bool: bool = True) -> npt.NDArray[A
 
 
 def as_float_array(value: Any, name: str, *, allow_bool: bool = True) -> F64:
-    """``value`` as a float64 array (:func:`as_array`, then converted; a view if it is one)."""
+    """``value`` as a float64 array (``as_array``, then converted; a view if it is one)."""
     return as_array(value, name, allow_bool=allow_bool).astype(np.float64, copy=False)
 
 
@@ -80,7 +80,7 @@ def row_blocks(n_rows: int, row_size: int, elements: int = CHUNK_ELEMENTS) -> It
 def check_finite(arr: npt.NDArray[Any], name: str, dtype: str = "float64") -> None:
     """Raise ValueError if ``arr`` holds NaN or inf, or a value that overflows ``dtype``.
 
-    Checked in ``arr``'s own dtype, a block of rows at a time (:data:`CHUNK_ELEMENTS`): per
+    Checked in ``arr``'s own dtype, a block of rows at a time (``CHUNK_ELEMENTS``): per
     block ``max`` and ``-min`` (NaN propagates through both) against the largest ``dtype``
     value, and only a failing block is searched for its first bad value. Integers and bools
     are always finite and within float32's range (``2^64 < 3.4e38``); a float wider than
@@ -138,7 +138,7 @@ def check_features_native(
 
 
 def check_features(X: Any, n_features: int | None = None, *, dtype: str = "float64") -> F64:
-    """:func:`check_features_native`, returned as float64."""
+    """``check_features_native``, returned as float64."""
     return check_features_native(X, n_features, dtype=dtype).astype(np.float64, copy=False)
 
 
@@ -244,7 +244,7 @@ def check_params(w: Any, b: Any, n_features: int, dtype: str) -> tuple[F64, floa
 def check_sample_weight(sample_weight: Any, n_rows: int, dtype: str = "float64") -> F64:
     """Validate per-row weights: real, shape ``(n_rows,)``, finite, ``>= 0``, not all zero.
 
-    Weights are scale-free (only ``s / sum(s)`` matters, :mod:`lr_variants._weights`), so they
+    Weights are scale-free (only ``s / sum(s)`` matters, ``lr_variants._weights``), so they
     are checked as float64 whatever the model's dtype."""
     arr = as_float_array(sample_weight, "sample_weight")
     if arr.shape != (n_rows,):

@@ -13,8 +13,9 @@ Converged when ``||g||_inf <= tol`` (the infinity norm: every coordinate of ``g`
 
 Separation (``l2 = 0``). Let ``a_i = (2 y_i - 1) Xt_i``, so ``A theta`` holds the margins. A finite
 minimizer exists iff no direction ``d`` has ``A d >= 0`` and ``A d != 0`` (Albert & Anderson,
-1984): along such a ``d`` no loss term grows and some fall to 0. :class:`SeparationError` is
-raised on exhibiting such a ``d`` (a certificate), never on the size of the coefficients:
+1984): along such a ``d`` no loss term grows and some fall to 0.
+[`SeparationError`][lr_variants.solver.SeparationError] is raised on exhibiting such a ``d`` (a
+certificate), never on the size of the coefficients:
 
 * complete: an iterate with every margin ``> 0`` (beyond rounding) separates; Newton finds one,
   as ``f < log(2)/N`` forces it;
@@ -89,10 +90,11 @@ def solve(
 ) -> Solution:
     """Minimize ``f`` (module docstring) by damped Newton from ``theta = 0``.
 
-    Raises :class:`SeparationError` when no finite minimizer exists; ``ValueError`` when it is
-    not unique (``l2 == 0`` and ``[X, 1]`` rank-deficient: a constant or repeated column) or
-    ``H`` is numerically singular, and ``ValueError``/``TypeError`` for a bad argument.
-    ``converged`` is False if ``max_iter`` steps ran out (or ``f`` stopped decreasing) first.
+    Raises [`SeparationError`][lr_variants.solver.SeparationError] when no finite minimizer exists;
+    ``ValueError`` when it is not unique (``l2 == 0`` and ``[X, 1]`` rank-deficient: a constant or
+    repeated column) or ``H`` is numerically singular, and ``ValueError``/``TypeError`` for a bad
+    argument. ``converged`` is False if ``max_iter`` steps ran out (or ``f`` stopped decreasing)
+    first.
     """
     X64, y64 = check_data(X, y)
     l2 = check_real(l2, "l2", minimum=0.0)
@@ -130,7 +132,8 @@ def solve(
 def objective(
     X: npt.ArrayLike, y: npt.ArrayLike, w: npt.ArrayLike, b: float, *, l2: float = 0.0
 ) -> float:
-    """``f(w, b) = mean BCE + (l2 / 2) ||w||^2`` in float64: what :func:`solve` minimizes."""
+    """``f(w, b) = mean BCE + (l2 / 2) ||w||^2`` in float64: what
+    [`solve`][lr_variants.solver.solve] minimizes."""
     X64, y64 = check_data(X, y)
     w64, b64 = check_params(w, b, X64.shape[1], "float64")
     theta = np.append(w64, b64)

@@ -1,4 +1,4 @@
-"""Variant names as users write them: :func:`resolve` turns a built-in or registered name, or
+"""Variant names as users write them: ``resolve`` turns a built-in or registered name, or
 ``package.module:attribute`` naming a variant factory or a gradient function, into the name of
 a registered variant."""
 
@@ -20,12 +20,14 @@ _RESOLVED: dict[str, Any] = {}
 def resolve(spec: str) -> str:
     """The variant name ``spec`` stands for.
 
-    A name :func:`lr_variants.variants` lists is returned as it is. ``package.module:attribute``
-    is imported (from the current directory or installed packages) and registered: a factory
-    (it takes keyword ``sgd``) with :func:`lr_variants.register_variant`, a gradient function
-    ``fn(w, b, X, y, sample_weight)`` with :func:`lr_variants.from_gradient`, under the
-    attribute's name, or ``module_attribute`` (dots as underscores) where that name is built in
-    or taken by another object. Anything else is a one-line ``ValueError``.
+    A name [`lr_variants.variants`][lr_variants.registry.variants] lists is returned as it is.
+    ``package.module:attribute`` is imported (from the current directory or installed packages) and
+    registered: a factory (it takes keyword ``sgd``) with
+    [`lr_variants.register_variant`][lr_variants.registry.register_variant], a gradient function
+    ``fn(w, b, X, y, sample_weight)`` with
+    [`lr_variants.from_gradient`][lr_variants.registry.from_gradient], under the attribute's name,
+    or ``module_attribute`` (dots as underscores) where that name is built in or taken by another
+    object. Anything else is a one-line ``ValueError``.
     """
     if not isinstance(spec, str):
         raise TypeError(f"variant must be a string; got {type(spec).__name__}")

@@ -12,7 +12,7 @@ _OPTIONAL = ("optimum_distance", "loss_gap", "printed_losses", "max_abs_loss_dif
 
 
 def result_dict(r: Result) -> dict[str, Any]:
-    """A :class:`~lr_variants.compare.Result`'s JSON fields; the optional ones only where they
+    """A [`Result`][lr_variants.compare.Result]'s JSON fields; the optional ones only where they
     apply."""
     out = {
         "variant": r.variant,

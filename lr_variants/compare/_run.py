@@ -1,6 +1,7 @@
-"""Computing a comparison: every variant trained the same way on the same data (:func:`compare`),
-and the pieces the article comparison and ``lr-variants train`` share (:func:`make_models`,
-:func:`run_all`, :func:`torch_threads`). Rendering is :mod:`lr_variants.compare._render`'s."""
+"""Computing a comparison: every variant trained the same way on the same data
+([`compare`][lr_variants.compare.compare]), and the pieces the article comparison and ``lr-variants
+train`` share (``make_models``, ``run_all``, ``torch_threads``). Rendering is
+``lr_variants.compare._render``'s."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ PLUGIN = "package.module:attribute"  # a variant given by its factory or gradien
 @contextlib.contextmanager
 def torch_threads(threads: int | None, n_values: int) -> Iterator[int | None]:
     """For the duration: torch's CPU threads set to ``threads`` or, when ``None``, to 1 for data
-    of under :data:`SMALL_DATA` values (left as they are above that); restored afterwards.
+    of under ``SMALL_DATA`` values (left as they are above that); restored afterwards.
     Yields the number in force, or ``None`` if torch is not imported (nothing to set: call it
     after creating the models)."""
     if threads is not None:
@@ -62,9 +63,9 @@ def torch_threads(threads: int | None, n_values: int) -> Iterator[int | None]:
 
 
 def variant_names(names: Sequence[str] | None) -> list[str]:
-    """``names`` (default: :data:`VARIANTS`) as registered variant names, at least one: each a
-    name :func:`lr_variants.variants` lists or a plug-in ``package.module:attribute``, imported
-    and registered (:func:`lr_variants.specs.resolve`)."""
+    """``names`` (default: ``VARIANTS``) as registered variant names, at least one: each a
+    name [`lr_variants.variants`][lr_variants.registry.variants] lists or a plug-in
+    ``package.module:attribute``, imported and registered (``lr_variants.specs.resolve``)."""
     names = list(VARIANTS if names is None else names)
     if not names:
         raise ValueError(f"variants must name at least one of {VARIANTS}; got none")
@@ -82,11 +83,12 @@ def make_models(
     extra: Callable[[str], dict[str, Any]] | None = None,
     **options: Any,
 ) -> tuple[list[Model], list[str]]:
-    """The models :func:`compare` trains, every option checked before any training: each of
-    ``variants`` in each of ``impls`` it offers (:func:`lr_variants.impls`), in that order, made
-    by :func:`lr_variants.create` with ``options`` (``variants`` as :func:`variant_names`
-    takes them) and, where given, ``extra(name)``: more options per variant (the article
-    adapter's, :func:`lr_variants.compare.article_options`).
+    """The models [`compare`][lr_variants.compare.compare] trains, every option checked before any
+    training: each of ``variants`` in each of ``impls`` it offers
+    ([`lr_variants.impls`][lr_variants.registry.impls]), in that order, made by
+    [`lr_variants.create`][lr_variants.registry.create] with ``options`` (``variants`` as
+    ``variant_names`` takes them) and, where given, ``extra(name)``: more options per variant (the
+    article adapter's, ``lr_variants.compare.article_options``).
 
     Returns ``(models, skipped)``. A fast implementation whose module cannot be loaded is left
     out and named in ``skipped`` when ``impls`` also holds ``"textbook"``, and so is a variant
@@ -165,7 +167,7 @@ def run_all(
     callback: Callback | None,
 ) -> list[tuple[Result, History]]:
     """Train each of ``models`` in turn: each one's result and history. Call it
-    inside :func:`torch_threads`; NumPy's overflow warnings are silenced, as a diverging run is
+    inside ``torch_threads``; NumPy's overflow warnings are silenced, as a diverging run is
     reported by FloatingPointError and they would only add lines before that one."""
     runs = []
     with np.errstate(all="ignore"):
@@ -230,18 +232,20 @@ def compare(
     data_label: str = "(X, y)",
     callback: Callback | None = None,
 ) -> Comparison:
-    """Train each of ``variants`` (default: every one of :data:`lr_variants.VARIANTS`) in each
-    implementation of ``impls`` it offers (default ``("textbook", "fast")``: every variant as
-    written from the textbook, plus its fast form where it has one; a fast form that cannot be
-    imported is then skipped and named in ``Comparison.skipped``) on ``(X, y)``, with the same
-    initial parameters (from ``seed``) and batches, and compare the results.
+    """Train each of ``variants`` (default: every one of
+    [`lr_variants.VARIANTS`][lr_variants.registry.VARIANTS]) in each implementation of ``impls`` it
+    offers (default ``("textbook", "fast")``: every variant as written from the textbook, plus its
+    fast form where it has one; a fast form that cannot be imported is then skipped and named in
+    ``Comparison.skipped``) on ``(X, y)``, with the same initial parameters (from ``seed``) and
+    batches, and compare the results.
 
-    Training options are those of :func:`lr_variants.create` and :func:`lr_variants.train`;
-    ``standardize`` z-scores every feature first (:func:`lr_variants.data.standardize`);
-    ``threads`` sets torch's CPU threads for the run (default: 1 for data of under a million
-    values, torch's own setting above; :func:`torch_threads`). ``data_label`` names the data in
-    ``settings``. ``callback(model, epoch, loss)``, if given, is called with epoch 0 and the
-    model's loss before each model trains, then after each of its epochs with that epoch's loss.
+    Training options are those of [`lr_variants.create`][lr_variants.registry.create] and
+    [`lr_variants.train`][lr_variants.training.train]; ``standardize`` z-scores every feature first
+    ([`lr_variants.data.standardize`][]); ``threads`` sets torch's CPU threads for the run (default:
+    1 for data of under a million values, torch's own setting above; ``torch_threads``).
+    ``data_label`` names the data in ``settings``. ``callback(model, epoch, loss)``, if given, is
+    called with epoch 0 and the model's loss before each model trains, then after each of its epochs
+    with that epoch's loss.
 
     The reference for ``max_abs_param_diff`` is numpy's textbook implementation when it ran, else
     the first run. Raises ``FloatingPointError`` naming the run if training diverges, and

@@ -1,5 +1,5 @@
 """Variant ``"numba"``: the hand-written gradient and the SGD rule compiled to machine code by
-numba, one compiled call per step, or per epoch (:meth:`NumbaLogisticRegression.train_epoch`).
+numba, one compiled call per step, or per epoch (``NumbaLogisticRegression.train_epoch``).
 
 An optional extra: ``pip install 'lr_variants[numba]'``. The module is named so that it does not
 shadow the ``numba`` package. With ``z_i = x_i . w + b``, ``p_i = sigmoid(z_i)`` and row weights
