@@ -193,22 +193,17 @@ def _result(model: Model, history: History, X: F64, y: F64) -> Result:
     )
 
 
-def _no_optimum(exc: ValueError) -> str:
-    # the solver names its penalty l2; compare's (and the command line's) is weight_decay
-    return str(exc).replace("pass l2 > 0", "pass weight_decay > 0")
-
-
 def optimum(X: F64, y: F64, weight_decay: float) -> tuple[solver.Solution | None, str]:
     """The exact minimizer of ``mean BCE + (weight_decay / 2) ||w||^2`` on ``(X, y)``, or
     ``None`` and why there is none (separated data, a rank-deficient ``X`` without a
     penalty)."""
     try:
         with np.errstate(all="ignore"):
-            return solver.solve(X, y, l2=weight_decay), ""
+            return solver.solve(X, y, weight_decay=weight_decay), ""
     except solver.SeparationError as exc:
-        return None, f"none to compare with: {_no_optimum(exc)}"
+        return None, f"none to compare with: {exc}"
     except ValueError as exc:  # rank problems: a constant or repeated column, too few rows
-        return None, f"none: {_no_optimum(exc)}"
+        return None, f"none: {exc}"
 
 
 def compare(
@@ -278,7 +273,9 @@ def compare(
         }
         if best is not None:  # how far SGD stopped from the exact minimizer of its objective
             extra["optimum_distance"] = float(np.max(np.abs(r.theta - np.append(best.w, best.b))))
-            extra["loss_gap"] = solver.objective(X64, y64, r.w, r.b, l2=weight_decay) - best.loss
+            extra["loss_gap"] = (
+                solver.objective(X64, y64, r.w, r.b, weight_decay=weight_decay) - best.loss
+            )
         finished.append(dataclasses.replace(r, **extra))
     run = {"dtype": dtype, "device": device, "article": False, "standardize": standardize}
     given = train_options | {"lr": lr} | run | sgd
