@@ -38,6 +38,10 @@ from lr_variants.registry import (
 from lr_variants.solver import SeparationError, Solution, solve
 from lr_variants.training import History, accuracy, batch_plan, batches, train
 
+# the version, written here only: pyproject.toml reads it (a source tree that was never
+# installed knows it too)
+__version__ = "0.1.0"
+
 __all__ = [
     "IMPLS",
     "VARIANTS",
