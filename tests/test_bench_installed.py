@@ -45,6 +45,15 @@ def test_every_package_and_the_benchmark_suite_are_installed() -> None:
     assert "lr_variants._bench" in listed and (REPO / "bench" / "__init__.py").is_file()
 
 
+def test_help_says_where_results_go_and_that_publishing_is_make_bench(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "write its results into the current folder (or --out)" in out
+    assert "Publishing docs/benchmarks.md is done in a source checkout: make bench" in out
+    assert "--publish" not in out.replace("bench/report.py --publish", "")
+
+
 def test_the_suite_is_found_as_a_package() -> None:
     assert (bench.suite() / "conftest.py").is_file()
     assert (bench.suite() / "test_train.py").is_file()

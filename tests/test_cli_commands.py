@@ -57,6 +57,13 @@ def test_help_lists_the_closed_sets(capsys) -> None:
     assert "{stable,sigmoid_bce}" in capsys.readouterr().out
 
 
+def test_train_help_says_plugins_are_accepted(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the help text
+    assert "a registered plug-in's name, or package.module:attribute" in out
+
+
 def test_version(capsys) -> None:
     from importlib.metadata import version
 
