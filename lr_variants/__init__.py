@@ -20,6 +20,7 @@ from typing import Any
 
 from lr_variants._model import Model
 from lr_variants._sgd import SGDOptions
+from lr_variants._version import __version__ as __version__
 from lr_variants.compare import compare
 from lr_variants.data import load_data, two_blobs
 from lr_variants.declarations import Capabilities
@@ -37,10 +38,6 @@ from lr_variants.registry import (
 )
 from lr_variants.solver import SeparationError, Solution, solve
 from lr_variants.training import History, accuracy, batch_plan, batches, train
-
-# the version, written here only: pyproject.toml reads it (a source tree that was never
-# installed knows it too)
-__version__ = "0.1.0"
 
 __all__ = [
     "IMPLS",

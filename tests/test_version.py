@@ -1,4 +1,4 @@
-"""One version, written in ``lr_variants/__init__.py``: pyproject.toml reads it, ``--version``
+"""One version, written in ``lr_variants/_version.py`` (``lr_variants.__version__``): pyproject.toml reads it, ``--version``
 prints it installed or not."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def test_pyproject_reads_the_version_from_the_package() -> None:
     config = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert "version" not in config["project"] and "version" in config["project"]["dynamic"]
     dynamic = config["tool"]["setuptools"]["dynamic"]["version"]
-    assert dynamic == {"attr": "lr_variants.__version__"}
+    assert dynamic == {"attr": "lr_variants._version.__version__"}
     assert re.fullmatch(r"\d+\.\d+\.\d+", lv.__version__)
 
 

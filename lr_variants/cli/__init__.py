@@ -24,7 +24,7 @@ _COMMANDS = (compare, train, solve, explain, plot, bench, check)
 def version() -> str:
     """The package's version (``lr_variants.__version__``, which pyproject.toml reads): the
     same installed or run from a source tree."""
-    from lr_variants import __version__
+    from lr_variants._version import __version__
 
     return __version__
 
