@@ -68,6 +68,9 @@ def test_render_only_writes_into_out_and_nothing_beside_the_suite(tmp_path: Path
     assert md.is_file() and md.with_suffix(".png").stat().st_size > 0
     assert "| `numpy` |" in md.read_text()
     assert sorted((REPO / "bench" / "results").iterdir()) == before
+    # the suite's folder was on sys.path for the run only: a process spawned later must find
+    # tests/test_distributed.py, not bench/'s module of that name
+    assert str(bench.suite()) not in sys.path
 
 
 @pytest.mark.parametrize(
@@ -109,6 +112,7 @@ def test_bench_times_a_plugin_from_any_folder(tmp_path: Path, monkeypatch) -> No
     names, info = _rows(tmp_path / "res")
     assert names == EXPECTED and info["plugin_variants"] == ["grad"]
     assert "LR_BENCH_VARIANTS" not in os.environ  # set for the run only
+    assert str(bench.suite()) not in sys.path
 
 
 @pytest.mark.slow

@@ -79,6 +79,16 @@ def _environment(changes: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextmanager
+def _on_path(folder: Path) -> Iterator[None]:
+    """``folder`` first on ``sys.path`` for the block only."""
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+
+
 def run(args: argparse.Namespace) -> int:
     here = Path.cwd()
     out = Path(args.out)
@@ -99,20 +109,20 @@ def run(args: argparse.Namespace) -> int:
         argv += ["--", *args.pytest_args]
     folder = suite()
     out.mkdir(parents=True, exist_ok=True)
-    # the report's modules import each other by their bare names, as they do in bench/
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    report = importlib.import_module("lr_variants._bench.report")
-    # bench/report.py writes beside the suite (bench/results/) and runs pytest from the
-    # checkout; installed, both are this folder: the results go to --out, pytest runs there
-    for name in ("RESULTS", "REPO"):
-        setattr(report, name, out.resolve())
     changes = {}
     if args.variants:
         # the plug-ins are imported from the user's folder, as for compare
         changes["LR_BENCH_VARIANTS"] = args.variants
         path = os.environ.get("PYTHONPATH")
         changes["PYTHONPATH"] = os.pathsep.join(filter(None, [str(here), path]))
-    with _environment(changes):
+    # the report's modules import each other by their bare names, as they do in bench/: the
+    # suite's folder is on sys.path while they run, and only then (a process started later,
+    # e.g. by multiprocessing, must not find the suite's test modules before its own)
+    with _environment(changes), _on_path(folder):
+        report = importlib.import_module("lr_variants._bench.report")
+        # bench/report.py writes beside the suite (bench/results/) and runs pytest from the
+        # checkout; installed, both are this folder: the results go to --out, pytest runs there
+        for name in ("RESULTS", "REPO"):
+            setattr(report, name, out.resolve())
         status: int = report.main(argv)
     return status
