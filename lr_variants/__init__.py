@@ -7,9 +7,10 @@
 >>> lv.accuracy(model, X, y) >= 0.99
 True
 
-Every variant starts from the same parameters (:func:`initial_params`), sees the same batches
-(:func:`lr_variants.training.batch_plan`) and so follows the same trajectory up to rounding.
-Importing this package does not import torch; creating a torch variant does.
+Every variant starts from the same parameters
+([`initial_params`][lr_variants.registry.initial_params]), sees the same batches
+([`lr_variants.training.batch_plan`][]) and so follows the same trajectory up to rounding. Importing
+this package does not import torch; creating a torch variant does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from lr_variants._contain import PluginError, PluginTimeout
 from lr_variants._model import Model
 from lr_variants._sgd import SGDOptions
+from lr_variants._version import __version__ as __version__
 from lr_variants.compare import compare
 from lr_variants.data import load_data, two_blobs
 from lr_variants.declarations import Capabilities

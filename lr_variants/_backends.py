@@ -1,18 +1,18 @@
 """Where a variant's arrays live: NumPy in host memory, or torch tensors on a device.
 
 A backend converts validated data (in their own dtype,
-:func:`lr_variants._validate.check_data_native`) to the variant's own arrays once per call,
+``lr_variants._validate.check_data_native``) to the variant's own arrays once per call,
 copying only where the dtype, the layout or the device demands it; reorders rows once per
 epoch; and turns a list of per-step losses back into floats (for torch: one device
 synchronisation per list rather than one ``.item()`` per step).
 
-Large data (:func:`keeps_layout`: above :data:`BIAS_COLUMN_MAX_BYTES`, or memory-mapped) are
+Large data (``keeps_layout``: above ``BIAS_COLUMN_MAX_BYTES``, or memory-mapped) are
 used as given: a float32 C-contiguous ``X`` for a float32 model, or a memory map of one, is not
 copied at all; the tuned variants then read it once per full-batch step, in cache-sized blocks
-of rows (:data:`READ_BLOCK_ELEMENTS`), and a shuffled epoch gathers its batches a bounded block
-at a time (:class:`Gathered`) instead of copying all of ``X``. Before each pass over a memory
+of rows (``READ_BLOCK_ELEMENTS``), and a shuffled epoch gathers its batches a bounded block
+at a time (``Gathered``) instead of copying all of ``X``. Before each pass over a memory
 map (each epoch's batches, each gathered block) the file's size is checked
-(:func:`lr_variants._mapped.check_mapped`): a file truncated during the run is one
+(``lr_variants._mapped.check_mapped``): a file truncated during the run is one
 ``OSError`` naming it, not a ``SIGBUS`` that ends the process.
 """
 
@@ -54,14 +54,14 @@ def is_mapped(a: Any) -> bool:
 
 def keeps_layout(a: np.ndarray, dtype: Any) -> bool:
     """Whether a design matrix is used as given, without a bias column: when it is
-    memory-mapped (a copy would load it) or larger than :data:`BIAS_COLUMN_MAX_BYTES` in
+    memory-mapped (a copy would load it) or larger than ``BIAS_COLUMN_MAX_BYTES`` in
     ``dtype`` (a copy would double the memory, and a full-batch step reads it once anyway)."""
     nbytes = a.shape[0] * (a.shape[1] + 1) * np.dtype(dtype).itemsize
     return nbytes > BIAS_COLUMN_MAX_BYTES or is_mapped(a)
 
 
 class Gathered:
-    """The rows ``a[order]`` of a memory-mapped ``a``, not gathered yet: :func:`gathered_batches`
+    """The rows ``a[order]`` of a memory-mapped ``a``, not gathered yet: ``gathered_batches``
     gathers them a bounded block at a time, as the batches are used."""
 
     def __init__(self, a: np.ndarray, order: np.ndarray) -> None:
@@ -69,7 +69,7 @@ class Gathered:
 
 
 def whole(x: Any) -> Any:
-    """``x`` itself, or a :class:`Gathered` epoch gathered into one array (for a variant that
+    """``x`` itself, or a ``Gathered`` epoch gathered into one array (for a variant that
     takes a whole epoch in one call; one epoch's permuted copy, as without a memory map)."""
     if isinstance(x, Gathered):
         check_mapped(x.a)
@@ -79,7 +79,7 @@ def whole(x: Any) -> Any:
 
 
 class LazyBatches(list):  # type: ignore[type-arg]
-    """The batches of a :class:`Gathered` epoch, each made when iteration reaches it (a list
+    """The batches of a ``Gathered`` epoch, each made when iteration reaches it (a list
     only by type: it holds nothing; ``len`` is the number of batches)."""
 
     def __init__(self, blocks: Callable[[], Iterator[Any]], count: int) -> None:
@@ -97,7 +97,7 @@ def gathered_batches(
     g: Gathered, slices: list[slice], make: Callable[[np.ndarray], Any]
 ) -> LazyBatches:
     """Batch ``k`` is ``a[order[slices[k]]]``: consecutive batches are gathered together, in
-    blocks of at most :data:`GATHER_BYTES` (or one batch), converted by ``make``, and sliced."""
+    blocks of at most ``GATHER_BYTES`` (or one batch), converted by ``make``, and sliced."""
     row_bytes = max(1, g.a[0].nbytes)
 
     def blocks() -> Iterator[Any]:
@@ -131,9 +131,9 @@ def design_matrix(
 
 
 class NumpyArrays:
-    """Host arrays of one floating dtype (the methods of :class:`lr_variants.protocol.Arrays`).
+    """Host arrays of one floating dtype (the methods of [`lr_variants.protocol.Arrays`][]).
 
-    With ``bias_column``, a 2-D array (a design matrix) becomes :func:`design_matrix` ``[X, 1]``
+    With ``bias_column``, a 2-D array (a design matrix) becomes ``design_matrix`` ``[X, 1]``
     (row-major: reordering rows each epoch is 2x faster than from a column-major copy), for
     engines that keep ``theta = (w, b)`` as one vector.
     """
@@ -146,7 +146,7 @@ class NumpyArrays:
     def convert(self, a: np.ndarray) -> Any:
         """``a`` in the model's dtype, C-contiguous: the array itself when it already is (a
         memory map included), else one converting copy. With ``bias_column``, a design matrix
-        becomes ``[X, 1]`` unless :func:`keeps_layout` (large or memory-mapped)."""
+        becomes ``[X, 1]`` unless ``keeps_layout`` (large or memory-mapped)."""
         if self.bias_column and a.ndim == 2 and not keeps_layout(a, self.dtype):
             return design_matrix(a, self.dtype)
         return np.asarray(a, dtype=self.dtype, order="C")  # C-contiguous; a 0-d array stays 0-d
@@ -199,9 +199,9 @@ def check_torch_device(device: Any) -> str:
 
 class TorchArrays:
     """Tensors of one floating dtype on one device (the methods of
-    :class:`lr_variants.protocol.Arrays`).
+    [`lr_variants.protocol.Arrays`][]).
 
-    With ``bias_column``, a 2-D array (a design matrix) becomes :func:`design_matrix` ``[X, 1]``,
+    With ``bias_column``, a 2-D array (a design matrix) becomes ``design_matrix`` ``[X, 1]``,
     column-major (strides ``(1, N)``), which torch's CPU matrix-vector products read at twice the
     speed of a row-major one (MKL, 1,000,000 x 101: ``X @ theta`` 17 vs 46 ms, ``X^T r`` 17 vs
     62 ms); rows are then reordered keeping that layout.
@@ -259,7 +259,7 @@ class TorchArrays:
         return a.split([s.stop - s.start for s in slices])
 
     def check_mapped(self, t: Any) -> None:
-        """:func:`lr_variants._mapped.check_mapped` for a tensor sharing a memory map
+        """``lr_variants._mapped.check_mapped`` for a tensor sharing a memory map
         (``convert``)."""
         if self.mapped:
             mapped = self.mapped.get(t.data_ptr())

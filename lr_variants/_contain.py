@@ -1,14 +1,14 @@
 """Containing code the library did not write: plug-in variants (a factory, a gradient function,
 the module that holds them) may raise, call ``sys.exit``, hang or print.
 
-Every call into a plug-in goes through :func:`call`, which
+Every call into a plug-in goes through ``call``, which
 
 - turns whatever the plug-in raises (``SystemExit`` included; never ``KeyboardInterrupt``)
-  into one :class:`PluginError` naming the variant, the phase (``import``, ``factory``,
+  into one ``PluginError`` naming the variant, the phase (``import``, ``factory``,
   ``gradient``, ``step``, ``arrays.convert``, ...) and the exception's type and first line,
   the exception itself kept as ``original`` (and as ``__cause__``) for its author;
-- bounds the call in time (:func:`timeout`, default :data:`DEFAULT_TIMEOUT` seconds): past the
-  limit a ``SIGALRM`` interrupts the plug-in and :class:`PluginTimeout` is raised, a
+- bounds the call in time (``timeout``, default ``DEFAULT_TIMEOUT`` seconds): past the
+  limit a ``SIGALRM`` interrupts the plug-in and ``PluginTimeout`` is raised, a
   ``BaseException`` (like ``KeyboardInterrupt``) so that neither the plug-in's nor a test
   runner's ``except Exception`` takes it for an ordinary failure;
 - sends what the plug-in prints to stderr, so that a ``--json`` standard output holds JSON.
@@ -53,7 +53,7 @@ class PluginError(Exception):
     """A plug-in variant failed: ``variant`` (its name), ``phase`` (what the library was
     calling), ``error`` (one line: the exception's type and first line, or what was wrong with
     what it returned) and ``original`` (the exception, or ``None``). The command line prints
-    it as one line with exit status :attr:`status` (1)."""
+    it as one line with exit status ``status`` (1)."""
 
     status = 1
 
@@ -76,7 +76,7 @@ class SpecError(PluginError, ValueError):
 
 
 class PluginTimeout(BaseException):
-    """A call into a plug-in did not return within :func:`timeout` seconds. Not an
+    """A call into a plug-in did not return within ``timeout`` seconds. Not an
     ``Exception``: it ends the run or the check, as ``KeyboardInterrupt`` does."""
 
     status = 1
@@ -108,15 +108,15 @@ _limit: float | None = None  # set_timeout's value; None: the environment's, or 
 
 def set_timeout(seconds: float | None) -> None:
     """Set the time limit of every later call into a plug-in (``None``: back to
-    ``LR_VARIANTS_PLUGIN_TIMEOUT``, else :data:`DEFAULT_TIMEOUT`)."""
+    ``LR_VARIANTS_PLUGIN_TIMEOUT``, else ``DEFAULT_TIMEOUT``)."""
     global _limit
     _limit = None if seconds is None else check_timeout(seconds)
 
 
 def timeout() -> float:
-    """The time limit in force, in seconds: :func:`set_timeout`'s, else the environment
+    """The time limit in force, in seconds: ``set_timeout``'s, else the environment
     variable ``LR_VARIANTS_PLUGIN_TIMEOUT``'s (a ``ValueError`` naming it when it is not a
-    valid limit), else :data:`DEFAULT_TIMEOUT`."""
+    valid limit), else ``DEFAULT_TIMEOUT``."""
     global _from_environment
     if _limit is not None:
         return _limit
@@ -187,8 +187,8 @@ def _arm(seconds: float) -> bool:
 
 def call(variant: str, phase: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)``, a call into plug-in ``variant``, contained: what it raises is a
-    :class:`PluginError` (``KeyboardInterrupt`` passes); from the main thread, past the limit
-    a :class:`PluginTimeout`, and what it prints goes to stderr (``sys.stdout`` is one for the
+    ``PluginError`` (``KeyboardInterrupt`` passes); from the main thread, past the limit
+    a ``PluginTimeout``, and what it prints goes to stderr (``sys.stdout`` is one for the
     whole process: other threads keep it)."""
     calls = _calls
     if calls.depth:  # inside another plug-in call: that one's limit and conversion apply
@@ -228,7 +228,7 @@ _MAIN = threading.main_thread().ident
 
 
 def contained(variant: str, phase: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` as a function whose every call goes through :func:`call`."""
+    """``fn`` as a function whose every call goes through ``call``."""
     return functools.partial(call, variant, phase, fn)
 
 
@@ -247,7 +247,7 @@ REQUIRED = (
 
 class _Part:
     """One object of a plug-in (its variant, ``arrays`` or ``optimizer``): each protocol
-    member is read and called through :func:`call`, named ``prefix + member``."""
+    member is read and called through ``call``, named ``prefix + member``."""
 
     def __init__(self, variant: str, inner: Any, prefix: str = "") -> None:
         self._variant, self._inner, self._prefix = variant, inner, prefix
@@ -267,7 +267,7 @@ class _Part:
 
 
 class GuardedArrays(_Part):
-    """A plug-in's ``arrays`` (:class:`lr_variants.protocol.Arrays`), contained."""
+    """A plug-in's ``arrays`` ([`lr_variants.protocol.Arrays`][]), contained."""
 
     def __init__(self, variant: str, inner: Any) -> None:
         super().__init__(variant, inner, "arrays.")
@@ -285,7 +285,7 @@ class GuardedArrays(_Part):
 
 
 class GuardedOptimizer(_Part):
-    """A plug-in's ``optimizer`` (:class:`lr_variants.protocol.OptimizerState`), contained."""
+    """A plug-in's ``optimizer`` ([`lr_variants.protocol.OptimizerState`][]), contained."""
 
     def __init__(self, variant: str, inner: Any) -> None:
         super().__init__(variant, inner, "optimizer.")
@@ -293,8 +293,8 @@ class GuardedOptimizer(_Part):
 
 
 class Guarded(_Part):
-    """A plug-in's variant object seen through :func:`call`: the members of
-    :class:`lr_variants.protocol.Variant` and its declared extensions (``train_epoch``,
+    """A plug-in's variant object seen through ``call``: the members of
+    [`lr_variants.protocol.Variant`][] and its declared extensions (``train_epoch``,
     ``loss_graph``, and ``net``, ``sgd``, ``loss_from_logits`` of a ``ModuleVariant``), each
     contained. Methods are looked up once; an optional one the variant lacks fails when
     called."""
@@ -338,8 +338,8 @@ def _missing(engine: Any) -> list[str]:
 
 def make(variant: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> Guarded:
     """``factory(*args, **kwargs)``, a plug-in's factory, contained; what it returns checked
-    to have every member of :class:`lr_variants.protocol.Variant` and wrapped in
-    :class:`Guarded`."""
+    to have every member of [`lr_variants.protocol.Variant`][] and wrapped in
+    ``Guarded``."""
     engine = call(variant, "factory", factory, *args, **kwargs)
     missing = call(variant, "factory", _missing, engine)
     if missing:

@@ -1,12 +1,13 @@
 """Data-parallel training: each global batch split into contiguous row ranges, one per rank.
 
-:func:`lr_variants.train` with ``distributed=True`` runs its usual loop on every rank of an
-initialised ``torch.distributed`` default group, through the engine :func:`data_parallel`
-returns instead of the model's own. With global batch ``B`` (the rows :func:`batch_plan` gives
-one process), per-row weights ``s_i`` (1 without sample weights) and ``S = sum_{i in B} s_i``,
-rank ``r`` of ``R`` holds the contiguous rows ``B_r`` (:func:`shard_bounds`: sizes differ by at
-most one, nothing padded or dropped, possibly none) and the weights ``u_i = s_i / S``, normalized
-by the GLOBAL total, so its part of the loss and gradient is a sum::
+[`lr_variants.train`][lr_variants.training.train] with ``distributed=True`` runs its usual loop on
+every rank of an initialised ``torch.distributed`` default group, through the engine
+``data_parallel`` returns instead of the model's own. With global batch ``B`` (the rows
+[`batch_plan`][lr_variants.training.batch_plan] gives one process), per-row weights ``s_i`` (1
+without sample weights) and ``S = sum_{i in B} s_i``, rank ``r`` of ``R`` holds the contiguous rows
+``B_r`` (``shard_bounds``: sizes differ by at most one, nothing padded or dropped, possibly none)
+and the weights ``u_i = s_i / S``, normalized by the GLOBAL total, so its part of the loss and
+gradient is a sum::
 
     L_r = sum_{i in B_r} u_i l_i,    g_r = sum_{i in B_r} u_i (p_i - y_i) (x_i, 1)
     sum_r L_r = L,                   sum_r g_r = g       (all_reduce, SUM)
@@ -17,13 +18,13 @@ parameters.
 
 How a variant trains is what it declares (``Capabilities.data_parallel``), never its class:
 
-- ``"ddp"`` (the module variant, :class:`lr_variants.protocol.ModuleVariant`): the real
+- ``"ddp"`` (the module variant, [`lr_variants.protocol.ModuleVariant`][]): the real
   ``torch.nn.parallel.DistributedDataParallel`` around its ``nn.Module``, stepping its own
   ``torch.optim.SGD``: DDP averages gradients over ranks (``sum_r grad / R``), so each rank
   back-propagates ``R L_r``.
 - ``"gradients"`` (every other variant, the default): through the protocol alone
-  (:class:`GradientAllReduce`): its ``gradients`` on the shard, one ``all_reduce`` of
-  ``(g_w, g_b)``, then :class:`lr_variants._sgd.SGD` (``torch.optim.SGD``'s rule, the
+  (``GradientAllReduce``): its ``gradients`` on the shard, one ``all_reduce`` of
+  ``(g_w, g_b)``, then [`lr_variants._sgd.SGD`][] (``torch.optim.SGD``'s rule, the
   variant's own) on a copy of the parameters in the model's dtype, written back with
   ``set_params`` (and the momentum buffers with ``optimizer.set_state``). A whole-epoch
   variant (numba) trains this way too, one step per batch: its epoch kernel would see every
@@ -73,7 +74,7 @@ class PeerLostError(ConnectionError):
 
 class Communicator:
     """The default process group as this module uses it: rank, world size and a float64 SUM
-    ``all_reduce`` whose failure is one clear :class:`PeerLostError` naming this rank."""
+    ``all_reduce`` whose failure is one clear ``PeerLostError`` naming this rank."""
 
     def __init__(self) -> None:
         import torch
@@ -92,7 +93,7 @@ class Communicator:
     @contextlib.contextmanager
     def guard(self, what: str) -> Iterator[None]:
         """Turn a failed collective (torch raises ``RuntimeError``/``DistError``) into
-        :class:`PeerLostError`."""
+        ``PeerLostError``."""
         try:
             yield
         except RuntimeError as exc:
@@ -171,7 +172,7 @@ def rank_ranges(n: int, rank: int, world: int, plan: tuple[Any, ...]) -> list[tu
 class ShardedArrays:
     """The variant's backend with each batch cut to this rank's rows.
 
-    ``batches`` cuts every batch into ``world`` contiguous pieces (:func:`shard_bounds`; the
+    ``batches`` cuts every batch into ``world`` contiguous pieces (``shard_bounds``; the
     pieces cover the array, as the protocol asks of the variant's own ``batches``) and keeps
     this rank's; ``floats`` all-reduces an epoch's step losses (``None``: an empty shard's 0).
     """
@@ -209,7 +210,7 @@ class ShardedArrays:
 
 class GradientAllReduce:
     """Any variant through the protocol: shard gradients, one ``all_reduce``, the variant's
-    SGD rule (:class:`lr_variants._sgd.SGD` with the model's options) on a copy of ``(w, b)`` in
+    SGD rule ([`lr_variants._sgd.SGD`][] with the model's options) on a copy of ``(w, b)`` in
     the model's dtype, written back with ``set_params``."""
 
     def __init__(self, model: Model, comm: Communicator) -> None:
@@ -285,9 +286,9 @@ def data_parallel(
     the same data (shape and checksum), settings ``plan`` and initial state.
 
     ``scanned=False`` (memory-mapped data, whose values the caller left unread): each rank
-    checks the values of only the rows it reads (:func:`rank_ranges`), every rank raising the
+    checks the values of only the rows it reads (``rank_ranges``), every rank raising the
     first rank's error if one fails, and the ranks agree on the data by its shape and the
-    checksum of its first and last :data:`SAMPLE_ROWS` rows, so that no rank reads the whole
+    checksum of its first and last ``SAMPLE_ROWS`` rows, so that no rank reads the whole
     file."""
     comm = Communicator()
     sample = None

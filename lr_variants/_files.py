@@ -1,33 +1,33 @@
 """Files that are safe to read and write: atomic writes, bounded ``.npz`` and text reading.
 
-The bottom layer under :mod:`lr_variants.io` (model files) and :mod:`lr_variants.data` (data
+The bottom layer under [`lr_variants.io`][] (model files) and [`lr_variants.data`][] (data
 files); NumPy and the standard library only. What it guarantees:
 
-- :func:`write_atomic` replaces a file whole or not at all. It writes a temporary file in the
+- ``write_atomic`` replaces a file whole or not at all. It writes a temporary file in the
   target's directory, flushes and ``fsync``-s it, then moves it over the target with
   ``os.replace``, so a full disk, a file-size limit or ``KeyboardInterrupt`` mid-write leaves
   the previous file intact and no temporary behind. A target that exists but is not a
   regular file (a directory, a FIFO, a device) is refused before anything is written.
   Temporaries of earlier writes that a killed process left behind (``kill -9`` mid-write)
   are removed by the next write to the same target, once no process holds them.
-- :func:`open_regular` opens only regular files, without blocking on a FIFO; a kernel
+- ``open_regular`` opens only regular files, without blocking on a FIFO; a kernel
   pseudo-file (``/proc``, ``/sys``) is refused by type too.
-- :func:`read_npy_header` checks every field of a ``.npy`` header that could make a reader
+- ``read_npy_header`` checks every field of a ``.npy`` header that could make a reader
   allocate, overflow or fail (shape, dimensions, dtype) before anything else is read;
-  :func:`map_npy` memory-maps a checked ``.npy`` file from the descriptor it checked
-  (:mod:`lr_variants._mapped` then checks, before each pass, that the file was not cut short).
-- :func:`read_npz` reads ``.npy`` members of a zip archive without ever unpickling, and checks
+  ``map_npy`` memory-maps a checked ``.npy`` file from the descriptor it checked
+  (``lr_variants._mapped`` then checks, before each pass, that the file was not cut short).
+- ``read_npz`` reads ``.npy`` members of a zip archive without ever unpickling, and checks
   every member's zip entry (compression method, size, compression ratio) and ``.npy`` header
-  (version, dtype, shape times item size) against :data:`LIMITS` *before* reading its data.
-- :func:`csv_lines` yields the lines of a UTF-8 text file (byte-order mark dropped) with the
+  (version, dtype, shape times item size) against ``LIMITS`` *before* reading its data.
+- ``csv_lines`` yields the lines of a UTF-8 text file (byte-order mark dropped) with the
   file and each line bounded.
-- :func:`read_json` parses JSON bytes after bounding their size and nesting depth.
+- ``read_json`` parses JSON bytes after bounding their size and nesting depth.
 
 Anything wrong with a file, however the standard library or NumPy reports it (``BadZipFile``,
 ``zlib.error``, ``EOFError``, ``OSError``, ``UnicodeDecodeError``, ``MemoryError`` ...), becomes
 one ``ValueError`` that names the file and says what is wrong.
 
-The limits are fields of one mutable object, :data:`LIMITS` (also reachable as
+The limits are fields of one mutable object, ``LIMITS`` (also reachable as
 ``lr_variants.data.LIMITS`` and ``lr_variants.io.LIMITS``); every check reads it when it runs,
 so raising a field takes effect at once::
 
@@ -227,8 +227,8 @@ def write_atomic(
     written. A process killed mid-write (``kill -9``, a power cut) leaves its temporary behind;
     the next write to the same target removes such leftovers first: only files of exactly that
     pattern for this target, regular files (not links), unchanged for at least
-    :data:`STALE_AFTER` seconds and locked by no process (a writer's lock dies with it). Where
-    the file system cannot lock, a leftover must be :data:`STALE_UNLOCKABLE` seconds old.
+    ``STALE_AFTER`` seconds and locked by no process (a writer's lock dies with it). Where
+    the file system cannot lock, a leftover must be ``STALE_UNLOCKABLE`` seconds old.
     """
     text = _fspath(path, name)
     target = Path(text)
@@ -318,7 +318,7 @@ def _lock(fd: int, *, exclusive: bool) -> bool | None:
 
 def _remove_stale_temporaries(parent: Path, base: str) -> None:
     """Remove the temporaries that killed writers of ``parent / base`` left behind (see
-    :func:`write_atomic`); anything in doubt is left alone, and no error escapes."""
+    ``write_atomic``); anything in doubt is left alone, and no error escapes."""
     pattern = re.compile(re.escape(_temporary_prefix(base)) + r"[0-9a-f]{12}\.tmp\Z", re.DOTALL)
     try:
         names = [e.name for e in os.scandir(parent) if pattern.match(e.name)]
@@ -504,11 +504,11 @@ MAX_DIMS = 32
 def read_npy_header(f: IO[bytes], what: str, lim: Limits) -> NpyHeader:
     """Read and check the ``.npy`` header at the start of ``f``; ``what`` names the array in
     messages (``"data file 'X.npy'"``). Every field that could make a reader allocate, overflow
-    or fail is checked here, before any data are read, each refusal a :class:`Refused` naming
+    or fail is checked here, before any data are read, each refusal a ``Refused`` naming
     ``what`` and the field: the magic string and version (1.0 or 2.0); the header's length (at
     most ``max_header_bytes``); the dtype (no Python objects, which only a pickle restores; no
     structured or sub-array dtypes, which change the shape; no items of zero bytes); the shape
-    (a tuple of at most :data:`MAX_DIMS` integers, not booleans, none negative, each at most
+    (a tuple of at most ``MAX_DIMS`` integers, not booleans, none negative, each at most
     the largest array index, their product times the item size too). Whatever NumPy's own
     parser says of a malformed header (``ValueError``, ``SyntaxError``...) propagates."""
     magic = f.read(8)
@@ -619,8 +619,8 @@ def _read_member(
 
 def map_npy(path: str, where: str) -> npt.NDArray[Any]:
     """The ``.npy`` file at ``path`` as a read-only memory map (``where`` names it in messages),
-    mapped from the very descriptor whose type (:func:`open_regular`) and header
-    (:func:`read_npy_header`) were checked, so the file cannot be swapped in between; its data
+    mapped from the very descriptor whose type (``open_regular``) and header
+    (``read_npy_header``) were checked, so the file cannot be swapped in between; its data
     must be exactly what the header declares. Nothing is read into memory, so
     ``LIMITS.max_array_bytes`` does not apply. Anything wrong is one ``ValueError`` naming the
     file."""

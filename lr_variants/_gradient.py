@@ -1,11 +1,12 @@
-"""A variant made from a loss-and-gradient function (:func:`lr_variants.from_gradient`).
+"""A variant made from a loss-and-gradient function
+([`lr_variants.from_gradient`][lr_variants.registry.from_gradient]).
 
 The function ``fn(w, b, X, y, sample_weight) -> (loss, grad_w, grad_b)`` is the whole variant:
 it receives NumPy arrays in the model's dtype (``w`` and ``b`` as copies, so it cannot change the
 model's state; ``X``, ``y`` and ``sample_weight`` as read-only views, since ``X`` and ``y`` may be
 the caller's own arrays, which a write would corrupt: a write raises ``ValueError``) and
 returns ``L`` and ``(dL/dw, dL/db)``; the update is the library's ``torch.optim.SGD`` rule
-(:class:`lr_variants._sgd.SGD`), so every SGD option works. ``sample_weight`` is ``None`` or the
+([`lr_variants._sgd.SGD`][]), so every SGD option works. ``sample_weight`` is ``None`` or the
 batch's weights normalized to sum to 1 (``u``): the weighted mean ``sum(u l)`` is the same as
 ``sum(s l) / sum(s)``; a batch of zero total weight never reaches ``fn``. NumPy only: no torch.
 """

@@ -1,13 +1,13 @@
-"""Memory-mapped data whose file may change under a run: :func:`check_mapped`.
+"""Memory-mapped data whose file may change under a run: ``check_mapped``.
 
 A memory map (``np.load(..., mmap_mode="r")``, or ``lv.load_data("X.npy,y.npy")``) reads its
 file's pages as the program touches them. If another program truncates the file, touching a page
 past the new end makes the kernel send ``SIGBUS``, which ends the process at once, without a
 word and beyond the reach of any Python handler (the faulting read cannot be resumed). So
 every pass over mapped data first asks the file's size, one ``fstat`` per pass: the data
-checks (:mod:`lr_variants._validate`) before each block of rows, the training loop's backends
-(:mod:`lr_variants._backends`) before each epoch and each gathered block. A file cut short
-between two such checks is one :class:`MappedFileChanged`; one cut short while a block is
+checks (``lr_variants._validate``) before each block of rows, the training loop's backends
+(``lr_variants._backends``) before each epoch and each gathered block. A file cut short
+between two such checks is one ``MappedFileChanged``; one cut short while a block is
 being read still ends the process with ``SIGBUS`` (``docs/reliability.md``).
 """
 
@@ -26,7 +26,7 @@ class MappedFileChanged(OSError):
 
 
 def check_mapped(a: Any) -> None:
-    """Raise :class:`MappedFileChanged` if ``a`` is (a view of) a memory map whose file has
+    """Raise ``MappedFileChanged`` if ``a`` is (a view of) a memory map whose file has
     shrunk below the mapped range since it was mapped; otherwise do nothing (one ``fstat``, on
     the descriptor the map holds: a file renamed or replaced meanwhile is still the one read)."""
     while type(a) is np.ndarray:  # the common case, an array in memory: a few attribute reads

@@ -1,10 +1,11 @@
-"""The one interface: :class:`Model` (what users hold) over a variant
-(:class:`lr_variants.protocol.Variant`, what each way of training implements).
+"""The one interface: [`Model`][lr_variants._model.Model] (what users hold) over a variant
+([`lr_variants.protocol.Variant`][], what each way of training implements).
 
 A variant is only the math of logistic regression written one way. It never sees unchecked
-input: :class:`Model` validates every argument, normalizes sample weights, converts data to the
-variant's arrays, and turns results back into NumPy float64 and Python floats. So every variant
-gets the same checks and the same error messages, and a rejected call reaches no variant at all.
+input: [`Model`][lr_variants._model.Model] validates every argument, normalizes sample weights,
+converts data to the variant's arrays, and turns results back into NumPy float64 and Python floats.
+So every variant gets the same checks and the same error messages, and a rejected call reaches no
+variant at all.
 """
 
 from __future__ import annotations
@@ -27,16 +28,17 @@ from lr_variants.protocol import GraphVariant, LossGraph, Variant
 
 
 class Model:
-    """Binary logistic regression trained by one variant; made by :func:`lr_variants.create`.
+    """Binary logistic regression trained by one variant; made by
+    [`lr_variants.create`][lr_variants.registry.create].
 
     Attributes: ``name`` (the variant), ``n_features``, ``dtype`` (``"float32"`` or
     ``"float64"``), ``device`` (a torch device string, ``"cpu"`` for NumPy), ``sgd`` (the
-    optimizer's :class:`~lr_variants.SGDOptions`), ``lr`` (``sgd.lr``), ``impl``
+    optimizer's [`SGDOptions`][lr_variants._sgd.SGDOptions]), ``lr`` (``sgd.lr``), ``impl``
     (``"textbook"`` or ``"fast"``), ``options`` (the variant's own creation options, e.g.
     ``{"loss": "stable", "sgd_impl": "for-loop"}`` for the module variant), ``engine`` (the
-    variant's object, :class:`lr_variants.protocol.Variant`, e.g. holding the ``nn.Module``)
+    variant's object, [`lr_variants.protocol.Variant`][], e.g. holding the ``nn.Module``)
     and ``capabilities`` (what the variant declares it can do,
-    :class:`~lr_variants.Capabilities`: the library reads this, never the
+    [`Capabilities`][lr_variants.declarations.Capabilities]: the library reads this, never the
     engine's class or attributes).
 
     ``X`` is anything ``np.asarray`` takes, of shape ``(N, n_features)``; ``y`` has shape ``(N,)``
@@ -94,12 +96,13 @@ class Model:
         return float(self.engine.arrays.floats([loss])[0])
 
     def gradients(self, X: Any, y: Any, *, sample_weight: Any = None) -> tuple[F64, float]:
-        """``(dL/dw, dL/db)`` of :meth:`loss`; the model is not changed."""
+        """``(dL/dw, dL/db)`` of [`loss`][lr_variants._model.Model.loss]; the model is not
+        changed."""
         return self.engine.gradients(*self.prepare(X, y, sample_weight))
 
     def step(self, X: Any, y: Any, *, sample_weight: Any = None) -> float:
         """One optimizer step on the batch ``(X, y)`` (weighted by ``sample_weight`` as in
-        :meth:`loss`); returns the batch loss before the update."""
+        [`loss`][lr_variants._model.Model.loss]); returns the batch loss before the update."""
         loss = self.engine.step(*self.prepare(X, y, sample_weight))
         return float(self.engine.arrays.floats([loss])[0])
 
@@ -109,8 +112,8 @@ class Model:
         return self.engine.optimizer.get_state()
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`get_state`'s output (values rounded to the model's dtype); a key that
-        is absent means no buffer, as in a fresh optimizer."""
+        """Restore [`get_state`][lr_variants._model.Model.get_state]'s output (values rounded to the
+        model's dtype); a key that is absent means no buffer, as in a fresh optimizer."""
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict; got {type(state).__name__}")
         unknown = sorted(set(state) - set(STATE_KEYS), key=str)
@@ -122,7 +125,7 @@ class Model:
 
     def loss_graph(self, X: Any, y: Any, *, sample_weight: Any = None) -> LossGraph:
         """The loss on ``(X, y)`` as the variant's recorded graph
-        (:class:`lr_variants.protocol.LossGraph`), for variants that record one (autograd,
+        ([`lr_variants.protocol.LossGraph`][]), for variants that record one (autograd,
         module, scratch: those that declare ``loss_graph``); nothing is changed. ``TypeError``
         for a variant without a graph."""
         if not self.capabilities.loss_graph:
@@ -136,13 +139,14 @@ class Model:
     def save(self, path: Any) -> None:
         """Write the model to ``path`` (exactly that name): variant, hyperparameters, dtype,
         device, parameters and optimizer state, in an ``.npz`` archive that holds no pickled
-        object. :func:`lr_variants.load` reads it back; training then continues exactly."""
+        object. [`lr_variants.load`][lr_variants.io.load] reads it back; training then continues
+        exactly."""
         write(self, path)
 
     def prepare(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[Any, ...]:
         """Validate ``(X, y)`` (and ``sample_weight`` if given) and convert them to the variant's
         arrays (dtype and device): ``(X, y)`` or ``(X, y, u)`` with the normalized weights
-        ``u = s / sum(s)`` (:mod:`lr_variants._weights`)."""
+        ``u = s / sum(s)`` (``lr_variants._weights``)."""
         # checked in blocks in the data's own dtype, converted once (not at all where the
         # data already are the variant's arrays, e.g. float32 C-contiguous for a float32 model)
         Xv, yv = check_data_native(X, y, self.n_features, dtype=self.dtype)

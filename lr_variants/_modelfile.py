@@ -1,7 +1,8 @@
 """The model file: one ``.npz`` archive of plain arrays, never a pickle (what
-:meth:`lr_variants.Model.save` writes and :func:`lr_variants.io.load` reads).
+[`lr_variants.Model.save`][lr_variants._model.Model.save] writes and [`lr_variants.io.load`][]
+reads).
 
-Format version 1 (what :func:`write` writes, at exactly the path given, whatever its suffix)::
+Format version 1 (what ``write`` writes, at exactly the path given, whatever its suffix)::
 
     metadata     uint8 (K,)   UTF-8 JSON: {"format": "lr_variants.model", "version": 1,
                               "variant", "n_features", "dtype", "device",
@@ -18,12 +19,12 @@ existed, loads as ``"textbook"``. A float32 model's values are stored exactly in
 rounded back on loading, so a loaded model continues training bit for bit where the saved one
 stopped. The initial-parameter seed is not stored: the parameters themselves are.
 
-:func:`write` is atomic (:func:`lr_variants._files.write_atomic`): the file at ``path`` is
+``write`` is atomic (``lr_variants._files.write_atomic``): the file at ``path`` is
 replaced whole once the new one is on disk, or not at all.
 
-:func:`read` opens only a regular file and reads it with :func:`lr_variants._files.read_npz`:
+``read`` opens only a regular file and reads it with ``lr_variants._files.read_npz``:
 every zip entry's compression method, size and ratio, then every array's ``.npy`` header
-(version, dtype, shape times item size) are checked against :data:`LIMITS` before any data are
+(version, dtype, shape times item size) are checked against ``LIMITS`` before any data are
 read; an object array, which only a pickle can fill, is refused unread. The metadata are
 bounded in size and nesting depth before being parsed. Every name, dtype, shape and value
 (finite in the model's dtype) is checked against the metadata before anything is built.
@@ -61,7 +62,7 @@ def _check_path(path: Any) -> None:
 
 
 def to_arrays(model: Any) -> dict[str, npt.NDArray[Any]]:
-    """``model`` as the arrays of the format above (what :func:`save` writes)."""
+    """``model`` as the arrays of the format above (what ``save`` writes)."""
     w, b = model.get_params()
     meta = {
         "format": FORMAT,

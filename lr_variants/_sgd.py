@@ -93,11 +93,12 @@ class SGD:
 
     ``step(params, grads)`` updates ``params`` in place. The momentum buffers (one per
     parameter, ``None`` until the first step with momentum) are this object's state:
-    :meth:`get_state` and :meth:`set_state` read and restore them as float64 NumPy arrays
-    through ``arrays`` (the variant's backend: ``to_numpy``, ``convert``, ``copy``), so that a
-    restored model continues exactly. ``add_scaled(p, g, alpha)``, if given, does
-    ``p <- p + alpha g`` in place in one operation (torch: ``p.add_(g, alpha=alpha)``, what
-    ``torch.optim.SGD`` itself runs); plain SGD then costs one operation per parameter.
+    [`get_state`][lr_variants._sgd.SGD.get_state] and [`set_state`][lr_variants._sgd.SGD.set_state]
+    read and restore them as float64 NumPy arrays through ``arrays`` (the variant's backend:
+    ``to_numpy``, ``convert``, ``copy``), so that a restored model continues exactly.
+    ``add_scaled(p, g, alpha)``, if given, does ``p <- p + alpha g`` in place in one operation
+    (torch: ``p.add_(g, alpha=alpha)``, what ``torch.optim.SGD`` itself runs); plain SGD then costs
+    one operation per parameter.
     """
 
     def __init__(
@@ -118,8 +119,8 @@ class SGD:
         return {key: self.arrays.to_numpy(buf) for key, buf in bufs if buf is not None}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`get_state`'s buffers (rounded to the model's dtype); a key that is
-        absent means no buffer yet, as in a fresh optimizer."""
+        """Restore [`get_state`][lr_variants._sgd.SGD.get_state]'s buffers (rounded to the model's
+        dtype); a key that is absent means no buffer yet, as in a fresh optimizer."""
         convert = self.arrays.convert
         self.buffers = [None if key not in state else convert(state[key]) for key in STATE_KEYS]
 
@@ -147,7 +148,8 @@ class SGD:
 
 
 class TorchSGDState:
-    """``torch.optim.SGD``'s momentum buffers, read and restored as :class:`SGD` does its own.
+    """``torch.optim.SGD``'s momentum buffers, read and restored as [`SGD`][lr_variants._sgd.SGD]
+    does its own.
 
     ``optimizer`` holds ``params`` (``[weight, bias]``, any shapes with ``D`` and ``1``
     elements); its ``state[param]["momentum_buffer"]`` is the buffer torch made.
@@ -168,7 +170,7 @@ class TorchSGDState:
         return out
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`get_state`'s buffers, shaped as the parameters; absent: none."""
+        """Restore ``get_state``'s buffers, shaped as the parameters; absent: none."""
         for key, param in zip(STATE_KEYS, self.params, strict=True):
             if key in state:
                 buf = self.arrays.convert(state[key]).reshape(param.shape)

@@ -4,17 +4,17 @@ A step on a small batch (the article's 32 x 2) is microseconds of arithmetic: a 
 only adds the cost of waking it, and when several processes share the cores (data-parallel
 ranks, other programs) threads that wait for each other make a step many times slower. A step
 on a large batch (a million values or more) is milliseconds of memory-bound arithmetic that
-the cores share well. So, per process (:func:`decide`):
+the cores share well. So, per process (``decide``):
 
 - ``threads`` passed to the call (``train(..., threads=N)``, ``--threads N``) wins; an enclosing
-  call's explicit request (:func:`scope`) holds for the calls inside it;
+  call's explicit request (``scope``) holds for the calls inside it;
 - else the environment variable ``LR_VARIANTS_THREADS`` (an integer from 1 to the CPUs this
   process may use), checked when read;
 - else the policy: 1 thread when each rank's share of a batch holds fewer than
-  :data:`LARGE_BATCH_VALUES` values; otherwise the usable CPUs divided among the ranks on this
+  ``LARGE_BATCH_VALUES`` values; otherwise the usable CPUs divided among the ranks on this
   machine (at least 1), so that threads per rank x ranks never exceeds the cores.
 
-:func:`scope` applies the number for the duration of a call and restores what was there after
+``scope`` applies the number for the duration of a call and restores what was there after
 it, also on an exception: torch's intra-op threads (``torch.set_num_threads``, only if torch is
 already imported: a NumPy-only run never imports it) and, where ``threadpoolctl`` is installed
 (it comes with scikit-learn), the BLAS threads NumPy uses; without ``threadpoolctl`` NumPy's BLAS
@@ -54,7 +54,7 @@ def cpu_count() -> int:
 
 
 def check_threads(threads: Any, name: str = "threads") -> int | None:
-    """``threads`` as an int from 1 to :func:`cpu_count`, or ``None``; else TypeError or
+    """``threads`` as an int from 1 to ``cpu_count``, or ``None``; else TypeError or
     ValueError naming ``name``."""
     if threads is None:
         return None
@@ -70,7 +70,7 @@ def check_threads(threads: Any, name: str = "threads") -> int | None:
 
 def env_threads() -> int | None:
     """``LR_VARIANTS_THREADS`` as a thread count, ``None`` when unset or empty; a value that is
-    not an integer from 1 to :func:`cpu_count` is one ``ValueError``."""
+    not an integer from 1 to ``cpu_count`` is one ``ValueError``."""
     text = os.environ.get(ENV_VAR, "").strip()
     if not text:
         return None
@@ -118,8 +118,8 @@ def decide(
 ) -> Decision:
     """The threads per process for steps on batches of ``batch_values`` values (rows x
     features, the whole batch before it is split among ``ranks`` processes on this machine):
-    ``threads`` if given (or an enclosing :func:`scope`'s explicit request), else
-    ``LR_VARIANTS_THREADS``, else 1 below :data:`LARGE_BATCH_VALUES` values per rank and
+    ``threads`` if given (or an enclosing ``scope``'s explicit request), else
+    ``LR_VARIANTS_THREADS``, else 1 below ``LARGE_BATCH_VALUES`` values per rank and
     ``max(1, cpus // ranks)`` from it."""
     requested = check_threads(threads)
     if requested is None:
@@ -168,10 +168,10 @@ def scope(
     threads: int | None, batch_values: int, *, ranks: int = 1, torch_too: bool = False
 ) -> Iterator[Decision]:
     """For the duration: torch's intra-op threads and NumPy's BLAS threads set as
-    :func:`decide` says, restored afterwards (also on an exception). An explicit ``threads``
+    ``decide`` says, restored afterwards (also on an exception). An explicit ``threads``
     holds for the calls inside. ``torch_too`` imports torch if it is not imported yet (a
     process-wide setting for commands that will use it); otherwise torch is set only if
-    imported. Yields the :class:`Decision`."""
+    imported. Yields the ``Decision``."""
     decision = decide(batch_values, ranks=ranks, threads=threads)
     token = _requested.set(decision.threads) if decision.source == "argument" else None
     in_force = _in_force.set(decision.threads)
@@ -212,7 +212,7 @@ def single_threaded_blas() -> Iterator[None]:
 
 
 def in_force() -> int:
-    """The threads of the innermost :func:`scope` around this call (1 outside any)."""
+    """The threads of the innermost ``scope`` around this call (1 outside any)."""
     return _in_force.get()
 
 

@@ -66,7 +66,7 @@ def as_array(value: Any, name: str, *, allow_bool: bool = True) -> npt.NDArray[A
 
 
 def as_float_array(value: Any, name: str, *, allow_bool: bool = True) -> F64:
-    """``value`` as a float64 array (:func:`as_array`, then converted; a view if it is one)."""
+    """``value`` as a float64 array (``as_array``, then converted; a view if it is one)."""
     return as_array(value, name, allow_bool=allow_bool).astype(np.float64, copy=False)
 
 
@@ -80,7 +80,7 @@ def row_blocks(n_rows: int, row_size: int, elements: int = CHUNK_ELEMENTS) -> It
 def check_finite(arr: npt.NDArray[Any], name: str, dtype: str = "float64", offset: int = 0) -> None:
     """Raise ValueError if ``arr`` holds NaN or inf, or a value that overflows ``dtype``.
 
-    Checked in ``arr``'s own dtype, a block of rows at a time (:data:`CHUNK_ELEMENTS`): per
+    Checked in ``arr``'s own dtype, a block of rows at a time (``CHUNK_ELEMENTS``): per
     block ``max`` and ``-min`` (NaN propagates through both) against the largest ``dtype``
     value, and only a failing block is searched for its first bad value. Integers and bools
     are always finite and within float32's range (``2^64 < 3.4e38``); a float wider than
@@ -103,7 +103,7 @@ def check_finite(arr: npt.NDArray[Any], name: str, dtype: str = "float64", offse
 
 def max_abs(arr: npt.NDArray[Any]) -> float:
     """``max |arr|`` (NaN if any element is), read a block of rows at a time like
-    :func:`check_finite`: no temporary grows with the data, so a message that quotes the
+    ``check_finite``: no temporary grows with the data, so a message that quotes the
     largest value of a memory-mapped file costs no more memory than validating it did."""
     if arr.ndim == 0 or arr.size == 0:
         return float(np.max(np.abs(arr), initial=0.0))
@@ -141,7 +141,7 @@ def check_features_native(
 ) -> npt.NDArray[Any]:
     """Validate a design matrix: real, 2-D, at least one row, ``n_features`` columns, finite in
     ``dtype``; returns it in its own dtype (a view where possible: nothing is copied). Without
-    ``scan``, the values are left unread (:func:`check_rows` reads the rows a caller uses)."""
+    ``scan``, the values are left unread (``check_rows`` reads the rows a caller uses)."""
     arr = as_array(X, "X")
     if arr.ndim != 2:
         raise ValueError(f"X must be 2-D with shape (N, n_features); got shape {arr.shape}")
@@ -159,7 +159,7 @@ def check_features_native(
 
 
 def check_features(X: Any, n_features: int | None = None, *, dtype: str = "float64") -> F64:
-    """:func:`check_features_native`, returned as float64."""
+    """``check_features_native``, returned as float64."""
     return check_features_native(X, n_features, dtype=dtype).astype(np.float64, copy=False)
 
 
@@ -195,7 +195,7 @@ def _check_binary(arr: npt.NDArray[Any], offset: int) -> None:
 def check_rows(
     X: npt.NDArray[Any], y: npt.NDArray[Any], ranges: list[tuple[int, int]], dtype: str
 ) -> None:
-    """The value checks of :func:`check_data_native` on the rows ``[lo, hi)`` of each range
+    """The value checks of ``check_data_native`` on the rows ``[lo, hi)`` of each range
     only (data whose shapes are checked already): what one data-parallel rank reads."""
     for lo, hi in ranges:
         check_finite(X[lo:hi], "X", dtype, offset=lo)
@@ -208,7 +208,7 @@ def check_data_native(
     """Validate a batch ``(X, y)`` without converting it: both in their own dtypes (views of
     the input where possible; a memory map is read a block at a time, never copied). The
     backends (``arrays.convert``) then convert once, where the dtype or layout demands it.
-    Without ``scan`` only types and shapes are checked (:func:`check_rows` reads the values)."""
+    Without ``scan`` only types and shapes are checked (``check_rows`` reads the values)."""
     Xn = check_features_native(X, n_features, dtype=dtype, scan=scan)
     return Xn, check_labels_native(y, Xn.shape[0], scan=scan)
 
@@ -284,7 +284,7 @@ def check_params(w: Any, b: Any, n_features: int, dtype: str) -> tuple[F64, floa
 def check_sample_weight(sample_weight: Any, n_rows: int, dtype: str = "float64") -> F64:
     """Validate per-row weights: real, shape ``(n_rows,)``, finite, ``>= 0``, not all zero.
 
-    Weights are scale-free (only ``s / sum(s)`` matters, :mod:`lr_variants._weights`), so they
+    Weights are scale-free (only ``s / sum(s)`` matters, ``lr_variants._weights``), so they
     are checked as float64 whatever the model's dtype."""
     arr = as_float_array(sample_weight, "sample_weight")
     if arr.shape != (n_rows,):

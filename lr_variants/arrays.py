@@ -1,13 +1,13 @@
 """Backends (the protocol's ``arrays``) as building blocks for your own variants.
 
 A variant's ``arrays`` converts validated data to its own arrays, reorders rows once per epoch,
-cuts batches and reads results back (:class:`lr_variants.protocol.Arrays`). The built-in
+cuts batches and reads results back ([`lr_variants.protocol.Arrays`][]). The built-in
 variants use these two; a full variant of yours can too:
 
-- :class:`NumpyArrays` ``(dtype)``: host NumPy arrays of ``"float32"`` or ``"float64"``
+- ``NumpyArrays`` ``(dtype)``: host NumPy arrays of ``"float32"`` or ``"float64"``
   (``.dtype`` is the NumPy dtype, ``.device`` is ``"cpu"``); large and memory-mapped data are
   used without a copy.
-- :class:`TorchArrays` ``(dtype, device)``: torch tensors of that dtype on a device
+- ``TorchArrays`` ``(dtype, device)``: torch tensors of that dtype on a device
   (``"cpu"``, ``"cuda"``, ``"cuda:1"``); ``assign(t, values)`` overwrites a parameter tensor in
   place outside autograd. Importing this module does not import torch; making one does.
 

@@ -20,13 +20,13 @@ calls run on a private ``torch.Generator`` seeded like the global one, so the ou
 bit-exact and the global generator is left as it was. Torch is imported only inside the
 functions, so importing this module does not load it.
 
-:func:`run_article_script` runs the article's script itself (its ``DataLoader``, ``nn.Module``,
+``run_article_script`` runs the article's script itself (its ``DataLoader``, ``nn.Module``,
 ``nn.BCELoss`` and ``torch.optim.SGD``), the reference that ``lr-variants compare --article``
 and ``tests/test_article_run.py`` hold every variant against (``docs/article.md``). Its pieces
 are public so that other tools (the benchmarks' baseline) run the same code: the tensors
-(:func:`article_tensors`), the model (:func:`article_model`), the set-up and the loop's step
-(:func:`article_training`, :class:`ArticleTraining`), the training without prints
-(:func:`article_train`) and the evaluation (:func:`article_accuracy`).
+(``article_tensors``), the model (``article_model``), the set-up and the loop's step
+(``article_training``, ``ArticleTraining``), the training without prints
+(``article_train``) and the evaluation (``article_accuracy``).
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def _orders(gen: torch.Generator, n_samples: int, epochs: int, n_features: int) 
 
 @dataclass(frozen=True)
 class ArticleRun:
-    """What :func:`run_article_script` observed.
+    """What ``run_article_script`` observed.
 
     ``epochs``: the 1-based epochs whose loss the script prints (every 10th); ``losses``: those
     prints' values, ``loss.item()`` of the epoch's last batch (float32 values, exact in
@@ -172,10 +172,10 @@ class ArticleTraining:
     """The objects of the article's training loop, and its step split where a clock can go.
 
     ``dataloader`` is ``DataLoader(TensorDataset(X, y), batch_size, shuffle=True)``, ``model``
-    the :func:`article_model`, ``criterion`` ``nn.BCELoss()`` and ``optimizer``
-    ``optim.SGD(model.parameters(), lr=lr)``; :func:`article_training` makes them as the
-    article does. :meth:`step` is the body of the article's loop, :meth:`epoch` one pass over
-    the ``DataLoader``; :meth:`loss` and :meth:`backward` are its first parts alone (for
+    the ``article_model``, ``criterion`` ``nn.BCELoss()`` and ``optimizer``
+    ``optim.SGD(model.parameters(), lr=lr)``; ``article_training`` makes them as the
+    article does. ``step`` is the body of the article's loop, ``epoch`` one pass over
+    the ``DataLoader``; ``loss`` and ``backward`` are its first parts alone (for
     timing them).
     """
 
@@ -206,7 +206,7 @@ class ArticleTraining:
         return loss
 
     def epoch(self) -> torch.Tensor | None:
-        """One pass over the ``DataLoader``, a :meth:`step` per batch; returns the last batch's
+        """One pass over the ``DataLoader``, a ``step`` per batch; returns the last batch's
         loss (``None`` for an empty ``DataLoader``)."""
         loss = None
         for batch_X, batch_y in self.dataloader:
@@ -217,7 +217,7 @@ class ArticleTraining:
 def article_training(
     X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 32, lr: float = 0.1, seed: int = 42
 ) -> ArticleTraining:
-    """The article's set-up on its tensors (:func:`article_tensors`): ``torch.manual_seed(seed)``
+    """The article's set-up on its tensors (``article_tensors``): ``torch.manual_seed(seed)``
     (torch's global generator, as the article does), the shuffling ``DataLoader``, the model,
     ``nn.BCELoss()`` and ``optim.SGD(lr=lr)``, in the article's order."""
     batch_size = check_int(batch_size, "batch_size", 1)
@@ -246,7 +246,7 @@ def article_train(
     seed: int = 42,
 ) -> torch.nn.Module:
     """The article's training, from ``torch.manual_seed(seed)`` to the last step, without its
-    prints: :func:`article_training`, then ``epochs`` :meth:`ArticleTraining.epoch`. Returns
+    prints: ``article_training``, then ``epochs`` ``ArticleTraining.epoch``. Returns
     the trained model."""
     epochs = check_int(epochs, "epochs", 0)
     run = article_training(X, y, batch_size=batch_size, lr=lr, seed=seed)
@@ -277,13 +277,13 @@ def run_article_script(
 
     The script, as the article writes it (only the constants are arguments): the data
     ``two_blobs(500, 42)`` (``np.random.seed(42)`` + ``randn``) as float32 tensors, ``y`` as a
-    column (:func:`article_tensors`); ``torch.manual_seed(seed)``; ``DataLoader(TensorDataset(X,
+    column (``article_tensors``); ``torch.manual_seed(seed)``; ``DataLoader(TensorDataset(X,
     y), batch_size=batch_size, shuffle=True)``; an ``nn.Module`` holding ``nn.Linear(2, 1)``
-    whose ``forward`` is ``sigmoid(linear(x))`` (:func:`article_model`); ``nn.BCELoss()``;
-    ``optim.SGD(model.parameters(), lr=lr)`` (:func:`article_training`); ``epochs`` epochs of
-    ``zero_grad`` / ``backward`` / ``step`` (:meth:`ArticleTraining.epoch`), printing the last
+    whose ``forward`` is ``sigmoid(linear(x))`` (``article_model``); ``nn.BCELoss()``;
+    ``optim.SGD(model.parameters(), lr=lr)`` (``article_training``); ``epochs`` epochs of
+    ``zero_grad`` / ``backward`` / ``step`` (``ArticleTraining.epoch``), printing the last
     batch's loss every 10th epoch; then the accuracy of ``outputs > 0.5`` on all of ``X``
-    (:func:`article_accuracy`).
+    (``article_accuracy``).
 
     It runs inside ``torch.random.fork_rng``, so torch's global generator is the same after
     the call as before. ``echo=True`` also prints the lines as the script does.

@@ -1,7 +1,7 @@
 """Data: the reference article's two Gaussian blobs, loading a data set from a file or from
 scikit-learn's bundled data sets, and standardizing features.
 
-Files are read within :data:`LIMITS` (sizes, compression ratio; ``docs/reliability.md``), the
+Files are read within ``LIMITS`` (sizes, compression ratio; ``docs/reliability.md``), the
 same object as ``lr_variants.io.LIMITS``: raise a field to read a larger trusted file.
 """
 
@@ -65,19 +65,19 @@ def load_data(path: str | os.PathLike[str]) -> tuple[Any, Any]:
     validated; CSV and ``.npz`` data are returned as float64 arrays.
 
     A ``.npy`` pair is for data larger than memory: each file's header is checked
-    (:func:`lr_variants._files.open_regular`; magic string, version, header of at most
+    (``lr_variants._files.open_regular``; magic string, version, header of at most
     ``LIMITS.max_header_bytes``, no Python objects, data size = file size), then it is opened
     with ``np.load(mmap_mode="r")``: nothing is read into memory (``LIMITS.max_array_bytes``
     does not apply), the arrays are validated a block of rows at a time and returned as
-    read-only memory maps in their own dtype. :func:`lr_variants.train` reads them block by
-    block (write ``X`` in the model's dtype, C order, so that it is never converted whole; see
-    ``docs/benchmarks.md``, "Data larger than memory", for making such a file with
-    ``np.lib.format.open_memmap``).
+    read-only memory maps in their own dtype. [`lr_variants.train`][lr_variants.training.train]
+    reads them block by block (write ``X`` in the model's dtype, C order, so that it is never
+    converted whole; see ``docs/benchmarks.md``, "Data larger than memory", for making such a file
+    with ``np.lib.format.open_memmap``).
 
     CSV: UTF-8 (a byte-order mark is fine), comma-separated numbers, read line by line into
     a float64 table, within ``LIMITS.max_csv_bytes``, ``LIMITS.max_csv_line_bytes`` and
     ``LIMITS.max_array_bytes``. ``.npz``: read with every member and header checked before its
-    data (:func:`lr_variants._files.read_npz`); object arrays (pickles) are refused unread,
+    data (``lr_variants._files.read_npz``); object arrays (pickles) are refused unread,
     other arrays are ignored. Anything wrong, the path included, raises one ``ValueError``
     naming the file.
     """
@@ -132,8 +132,8 @@ def sklearn_data(name: str) -> tuple[F64, F64]:
     """A binary data set bundled with scikit-learn (nothing is downloaded), by name:
 
     - ``"breast_cancer"``: 569 tumours x 30 features (Wisconsin diagnostic); y = 1 benign,
-      0 malignant. Features range from ~1e-3 to ~4e3: standardize them (:func:`standardize`)
-      before SGD.
+      0 malignant. Features range from ~1e-3 to ~4e3: standardize them
+      ([`standardize`][lr_variants.data.standardize]) before SGD.
 
     Raises ``ValueError`` for another name and ``ImportError`` without scikit-learn.
     """

@@ -1,25 +1,27 @@
-"""What a variant declares it can do: :class:`Capabilities`, data read instead of guessed
-(also ``lv.Capabilities``).
+"""What a variant declares it can do: [`Capabilities`][lr_variants.declarations.Capabilities], data
+read instead of guessed (also ``lv.Capabilities``).
 
 Every variant is registered with its declaration, as a scikit-learn estimator declares its
 parameter constraints and tags: the built-ins in ``lr_variants.registry``, a plug-in through
-:func:`lr_variants.register_variant` (``capabilities=`` or the fields as keyword arguments),
-:func:`lr_variants.from_gradient`, or an attribute ``lr_variants_capabilities`` on an entry
-point's factory or function. :func:`lr_variants.capabilities` returns it; so does
-``Model.capabilities``. The library decides what to do with a variant from these fields
-alone, never from its class, its module's name or which attributes it happens to have:
+[`lr_variants.register_variant`][lr_variants.registry.register_variant] (``capabilities=`` or the
+fields as keyword arguments), [`lr_variants.from_gradient`][lr_variants.registry.from_gradient], or
+an attribute ``lr_variants_capabilities`` on an entry point's factory or function.
+[`lr_variants.capabilities`][lr_variants.registry.capabilities] returns it; so does
+``Model.capabilities``. The library decides what to do with a variant from these fields alone, never
+from its class, its module's name or which attributes it happens to have:
 
 - ``whole_epoch``: it implements ``train_epoch``, a whole epoch of steps in one call on the
-  epoch's reordered rows (:class:`lr_variants.protocol.EpochVariant`). Read by
-  :func:`lr_variants.train`.
+  epoch's reordered rows ([`lr_variants.protocol.EpochVariant`][]). Read by
+  [`lr_variants.train`][lr_variants.training.train].
 - ``in_place_epochs``: it implements ``train_epochs``, many epochs of steps in one call, the
-  rows read where they lie in each epoch's order (:class:`lr_variants.protocol.EpochsVariant`);
-  preferred to ``whole_epoch`` where both are declared. Read by :func:`lr_variants.train`.
+  rows read where they lie in each epoch's order ([`lr_variants.protocol.EpochsVariant`][]);
+  preferred to ``whole_epoch`` where both are declared. Read by
+  [`lr_variants.train`][lr_variants.training.train].
 - ``data_parallel``: how it trains under ``train(..., distributed=True)``: ``"gradients"``,
   per step through the protocol (its ``gradients`` on this rank's rows, one ``all_reduce``,
   the library's SGD rule, the parameters written back with ``set_params``); ``"ddp"``, its own
   ``nn.Module`` under ``DistributedDataParallel``, stepped by its own optimizer
-  (:class:`lr_variants.protocol.ModuleVariant`). Either way each batch is split across the
+  ([`lr_variants.protocol.ModuleVariant`][]). Either way each batch is split across the
   ranks. Read by the data-parallel engine (``lr_variants._data_parallel``).
 - ``owns_optimizer``: it runs a torch optimizer itself instead of the library's SGD rule
   (``lr_variants._sgd``). Checked against ``data_parallel`` (``"ddp"`` steps the variant's
@@ -30,17 +32,18 @@ alone, never from its class, its module's name or which attributes it happens to
   ``u``, not only for ``u`` summing to 1, so a rank may pass its share of a batch's weights
   as they are (otherwise they are renormalized per rank and the results scaled back). Read by
   the data-parallel engine.
-- ``loss_graph``: it implements ``loss_graph`` (:class:`lr_variants.protocol.GraphVariant`),
+- ``loss_graph``: it implements ``loss_graph`` ([`lr_variants.protocol.GraphVariant`][]),
   which ``lv.explain`` reads. Read by ``Model.loss_graph``.
-- ``devices``: the device types it runs on, from :data:`DEVICES`. Read by
-  :func:`lr_variants.create`, the conformance kit and the benchmarks.
-- ``options``: the extra :func:`lr_variants.create` options it accepts, each with its allowed
-  values (a subset of :data:`EXTRA_OPTIONS`' values that holds the default); an option it does
-  not list must stay at its default. Read by :func:`lr_variants.create`.
-- ``unsupported``: :func:`lr_variants.create` options (from :data:`UNSUPPORTABLE`) it does
-  not implement; :func:`lr_variants.create` refuses any value but the default with a
-  ``ValueError`` saying the option is declared unsupported. Read by
-  :func:`lr_variants.create`.
+- ``devices``: the device types it runs on, from ``DEVICES``. Read by
+  [`lr_variants.create`][lr_variants.registry.create], the conformance kit and the benchmarks.
+- ``options``: the extra [`lr_variants.create`][lr_variants.registry.create] options it accepts,
+  each with its allowed values (a subset of ``EXTRA_OPTIONS``' values that holds the default); an
+  option it does not list must stay at its default. Read by
+  [`lr_variants.create`][lr_variants.registry.create].
+- ``unsupported``: [`lr_variants.create`][lr_variants.registry.create] options (from
+  ``UNSUPPORTABLE``) it does not implement; [`lr_variants.create`][lr_variants.registry.create]
+  refuses any value but the default with a ``ValueError`` saying the option is declared unsupported.
+  Read by [`lr_variants.create`][lr_variants.registry.create].
 
 The defaults are the conservative reading, what any object implementing the protocol
 supports: per step, gradients all-reduced per step, the library's optimizer, not linear in
@@ -126,7 +129,7 @@ class Capabilities:
 
 
 def _options(options: Any) -> dict[str, tuple[str, ...]]:
-    """``options`` checked: names from :data:`EXTRA_OPTIONS`, each with a non-empty tuple of
+    """``options`` checked: names from ``EXTRA_OPTIONS``, each with a non-empty tuple of
     its values that holds the default."""
     if not isinstance(options, Mapping):
         raise TypeError(
@@ -153,7 +156,7 @@ def _options(options: Any) -> dict[str, tuple[str, ...]]:
 
 
 def _unsupported(names: Any) -> frozenset[str]:
-    """``names`` checked: create() options from :data:`UNSUPPORTABLE`."""
+    """``names`` checked: create() options from ``UNSUPPORTABLE``."""
     if isinstance(names, str) or not isinstance(names, Iterable):
         raise TypeError(
             f"unsupported must be a set of create() options such as {{'dampening'}}; got {names!r}"
@@ -169,8 +172,8 @@ def _unsupported(names: Any) -> frozenset[str]:
 
 def declared_by(obj: Any) -> Capabilities | None:
     """The declaration ``obj`` (a factory or gradient function) carries as its attribute
-    ``lr_variants_capabilities``: a :class:`Capabilities`, or a dict of its fields; ``None``
-    where it carries none."""
+    ``lr_variants_capabilities``: a [`Capabilities`][lr_variants.declarations.Capabilities], or a
+    dict of its fields; ``None`` where it carries none."""
     found = getattr(obj, ATTRIBUTE, None)
     if found is None or isinstance(found, Capabilities):
         return found

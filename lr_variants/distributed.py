@@ -1,4 +1,5 @@
-"""Data-parallel training on one machine without torchrun: :func:`launch` and :func:`run`.
+"""Data-parallel training on one machine without torchrun:
+[`launch`][lr_variants.distributed.launch] and [`run`][lr_variants.distributed.run].
 
 >>> import lr_variants as lv
 >>> from lr_variants import distributed
@@ -8,22 +9,24 @@
 >>> max(r.max_abs_param_diff for r in c.results) < 1e-12                   # doctest: +SKIP
 True
 
-:func:`launch` starts ``world_size`` worker processes on localhost (``torch.multiprocessing``'s
-``spawn``), each with an initialised ``gloo`` default process group, runs ``fn(*args)`` in each
-and returns every rank's result. It watches the workers: one that raises or dies makes
-:func:`launch` stop the others within ``grace`` seconds and raise one error naming that rank
-(the root cause, not the ranks that then lost contact with it): the rank's own
-``ValueError``/``TypeError``, or :class:`DistributedError`. :func:`run` trains variants once in
-this process and once data-parallel over ``world_size`` processes (one launch for all of
-them), and reports rank 0's result beside the single-process run. Under ``torchrun``, call
-``lv.train(..., distributed=True)`` directly (``docs/distributed.md``).
+[`launch`][lr_variants.distributed.launch] starts ``world_size`` worker processes on localhost
+(``torch.multiprocessing``'s ``spawn``), each with an initialised ``gloo`` default process group,
+runs ``fn(*args)`` in each and returns every rank's result. It watches the workers: one that raises
+or dies makes [`launch`][lr_variants.distributed.launch] stop the others within ``grace`` seconds
+and raise one error naming that rank (the root cause, not the ranks that then lost contact with it):
+the rank's own ``ValueError``/``TypeError``, or
+[`DistributedError`][lr_variants.distributed.DistributedError]. [`run`][lr_variants.distributed.run]
+trains variants once in this process and once data-parallel over ``world_size`` processes (one
+launch for all of them), and reports rank 0's result beside the single-process run. Under
+``torchrun``, call ``lv.train(..., distributed=True)`` directly (``docs/distributed.md``).
 
 Launches are bounded and leave nothing behind: ``world_size`` is at most the number of CPUs
-this process may use (:func:`cpus`) unless ``force_world_size=True``, and never above
-:data:`MAX_WORLD_SIZE`; ``timeout`` and ``grace`` are at most :data:`MAX_TIMEOUT` seconds; all
-are checked before any process starts or any training runs. Each worker dies with the process
-that launched it (Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; elsewhere a thread watching its
-parent), so a launcher killed by ``SIGKILL`` leaves no worker behind.
+this process may use (``cpus``) unless ``force_world_size=True``, and never above
+[`MAX_WORLD_SIZE`][lr_variants.distributed.MAX_WORLD_SIZE]; ``timeout`` and ``grace`` are at most
+[`MAX_TIMEOUT`][lr_variants.distributed.MAX_TIMEOUT] seconds; all are checked before any process
+starts or any training runs. Each worker dies with the process that launched it (Linux:
+``prctl(PR_SET_PDEATHSIG, SIGKILL)``; elsewhere a thread watching its parent), so a launcher killed
+by ``SIGKILL`` leaves no worker behind.
 """
 
 from __future__ import annotations
@@ -80,9 +83,10 @@ def check_world_size(
     name: str = "world_size",
     force_name: str = "force_world_size=True",
 ) -> int:
-    """``world_size`` checked before anything starts: an integer from 1 to :func:`cpus` (one
-    process per CPU; more only contend for them), or to :data:`MAX_WORLD_SIZE` with ``force``.
-    ``name`` and ``force_name`` are how messages call the argument and the way to force it."""
+    """``world_size`` checked before anything starts: an integer from 1 to ``cpus`` (one
+    process per CPU; more only contend for them), or to
+    [`MAX_WORLD_SIZE`][lr_variants.distributed.MAX_WORLD_SIZE] with ``force``. ``name`` and
+    ``force_name`` are how messages call the argument and the way to force it."""
     world = check_int(world_size, name, 1)
     if not isinstance(force, bool):
         raise TypeError(f"force_world_size must be a bool; got {force!r}")
@@ -100,7 +104,8 @@ def check_world_size(
 
 
 def check_timeout(value: Any, name: str = "timeout") -> float:
-    """A number of seconds ``> 0`` and at most :data:`MAX_TIMEOUT`."""
+    """A number of seconds ``> 0`` and at most
+    [`MAX_TIMEOUT`][lr_variants.distributed.MAX_TIMEOUT]."""
     seconds = check_real(value, name, minimum=0.0, strict=True)
     if seconds > MAX_TIMEOUT:
         raise ValueError(
@@ -230,15 +235,17 @@ def launch(
     default process group (``timeout``: seconds a collective waits); returns each rank's
     return value, by rank. ``fn``, ``args`` and results must pickle (``fn`` importable).
 
-    ``world_size`` is at most :func:`cpus` unless ``force_world_size`` (and never above
-    :data:`MAX_WORLD_SIZE`); ``timeout`` is at most :data:`MAX_TIMEOUT` seconds. The workers
-    die with this process (``SIGKILL`` to it included) and log torch's C++ warnings only with
-    ``TORCH_CPP_LOG_LEVEL`` set (default here: fatal errors only).
+    ``world_size`` is at most ``cpus`` unless ``force_world_size`` (and never above
+    [`MAX_WORLD_SIZE`][lr_variants.distributed.MAX_WORLD_SIZE]); ``timeout`` is at most
+    [`MAX_TIMEOUT`][lr_variants.distributed.MAX_TIMEOUT] seconds. The workers die with this process
+    (``SIGKILL`` to it included) and log torch's C++ warnings only with ``TORCH_CPP_LOG_LEVEL`` set
+    (default here: fatal errors only).
 
     A rank that raises or dies: the other workers get ``grace`` seconds to stop, are then
     terminated, and one error names the first rank that failed by itself: its own
-    ``ValueError``/``TypeError`` (``"rank 1: ..."``), or :class:`DistributedError` (also for
-    a rank found stopped, e.g. by ``SIGSTOP``, once another has given up waiting for it).
+    ``ValueError``/``TypeError`` (``"rank 1: ..."``), or
+    [`DistributedError`][lr_variants.distributed.DistributedError] (also for a rank found stopped,
+    e.g. by ``SIGSTOP``, once another has given up waiting for it).
     """
     world = check_world_size(world_size, force_world_size)
     timeout = check_timeout(timeout)
@@ -363,13 +370,15 @@ def _collect(
 
 @dataclass(frozen=True)
 class Job:
-    """One training run: :func:`lr_variants.create` keywords, :func:`lr_variants.train`
-    keywords, and the data. ``per_step``: train one batch per ``train`` call (the batches of
-    :func:`lr_variants.batches`) and keep the parameters after every step. ``gradient``: a
-    loss-and-gradient function registered first as ``variant`` (:func:`lr_variants.from_gradient`;
-    a worker process starts with only the built-in variants). ``spec``: the
-    ``package.module:attribute`` a plug-in ``variant`` was resolved from, registered again
-    under the same name in a worker (:func:`lr_variants.specs.register_as`)."""
+    """One training run: [`lr_variants.create`][lr_variants.registry.create] keywords,
+    [`lr_variants.train`][lr_variants.training.train] keywords, and the data. ``per_step``: train
+    one batch per ``train`` call (the batches of
+    [`lr_variants.batches`][lr_variants.training.batches]) and keep the parameters after every step.
+    ``gradient``: a loss-and-gradient function registered first as ``variant``
+    ([`lr_variants.from_gradient`][lr_variants.registry.from_gradient]; a worker process starts with
+    only the built-in variants). ``spec``: the ``package.module:attribute`` a plug-in ``variant``
+    was resolved from, registered again under the same name in a worker
+    (``lr_variants.specs.register_as``)."""
 
     variant: str
     create: dict[str, Any]
@@ -435,7 +444,8 @@ def train_job(job: Job, distributed: bool) -> Outcome:
 
 
 def train_jobs(jobs: Sequence[Job]) -> list[Outcome]:
-    """Every job data-parallel on the default process group (what :func:`run`'s workers do)."""
+    """Every job data-parallel on the default process group (what
+    [`run`][lr_variants.distributed.run]'s workers do)."""
     return [train_job(job, True) for job in jobs]
 
 
@@ -464,7 +474,8 @@ class Row:
 
 @dataclass(frozen=True)
 class DistributedComparison:
-    """What :func:`run` returns: its ``settings`` and one :class:`Row` per variant run."""
+    """What [`run`][lr_variants.distributed.run] returns: its ``settings`` and one ``Row`` per
+    variant run."""
 
     settings: dict[str, Any]
     results: list[Row] = field(default_factory=list)
@@ -505,12 +516,13 @@ def run(
     **create_options: Any,
 ) -> DistributedComparison:
     """Train each of ``variants`` (in each of ``impls`` it offers) on ``(X, y)`` in this process
-    and data-parallel over ``world_size`` processes on localhost (:func:`launch`, ``gloo``);
-    ``create_options`` go to :func:`lr_variants.create` (``lr``, ``dtype``, ``momentum``...;
-    ``seed`` picks the initial parameters and the batches). ``world_size``, ``timeout`` and
-    every model's options are checked before any training (as :func:`launch` checks them).
-    ``variants`` may be plug-ins (``package.module:attribute``, ``label=...``, installed
-    names): each worker resolves them as this process does."""
+    and data-parallel over ``world_size`` processes on localhost
+    ([`launch`][lr_variants.distributed.launch], ``gloo``); ``create_options`` go to
+    [`lr_variants.create`][lr_variants.registry.create] (``lr``, ``dtype``, ``momentum``...;
+    ``seed`` picks the initial parameters and the batches). ``world_size``, ``timeout`` and every
+    model's options are checked before any training (as [`launch`][lr_variants.distributed.launch]
+    checks them). ``variants`` may be plug-ins (``package.module:attribute``, ``label=...``,
+    installed names): each worker resolves them as this process does."""
     world = check_world_size(world_size, force_world_size)
     timeout = check_timeout(timeout)
     X64 = np.asarray(X, dtype=np.float64)

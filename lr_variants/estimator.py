@@ -1,4 +1,5 @@
-"""A scikit-learn classifier that trains with any variant: :class:`SGDLogisticRegression`.
+"""A scikit-learn classifier that trains with any variant:
+[`SGDLogisticRegression`][lr_variants.estimator.SGDLogisticRegression].
 
 >>> from lr_variants.estimator import SGDLogisticRegression
 >>> import lr_variants as lv
@@ -9,7 +10,7 @@ True
 
 It works inside pipelines, grid searches and cross-validation like any scikit-learn estimator.
 scikit-learn is an optional dependency (``pip install 'lr_variants[sklearn]'``); importing
-:mod:`lr_variants` never imports it, importing this module does.
+``lr_variants`` never imports it, importing this module does.
 """
 
 from __future__ import annotations
@@ -36,20 +37,23 @@ from lr_variants.training import train
 
 
 class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
-    """Binary logistic regression trained by minibatch SGD with any variant (:func:`variants`).
+    """Binary logistic regression trained by minibatch SGD with any variant
+    ([`variants`][lr_variants.registry.variants]).
 
     Minimizes ``sum_i s_i l_i / sum_i s_i`` per batch (``l_i`` the binary cross-entropy of row
     ``i``, ``s_i`` its sample weight, 1 by default) with ``torch.optim.SGD``'s rule, plus
-    ``(weight_decay / 2) ||w||^2``: :func:`lr_variants.create` then :func:`lr_variants.train`.
+    ``(weight_decay / 2) ||w||^2``: [`lr_variants.create`][lr_variants.registry.create] then
+    [`lr_variants.train`][lr_variants.training.train].
 
-    Parameters: ``variant`` (which implementation trains: a name :func:`lr_variants.variants`
-    lists, or ``package.module:attribute`` naming a variant factory or gradient function,
-    :func:`lr_variants.specs.resolve`), ``lr``, ``epochs``, ``batch_size``
-    (``None``: full batch), ``momentum``, ``dampening``, ``nesterov``, ``weight_decay`` (as
-    ``torch.optim.SGD``), ``dtype`` (``"float32"`` or ``"float64"``: the arithmetic of
-    training), ``device`` (torch variants), ``random_state`` (seeds the initial parameters and
-    the batch order; ``None``: NumPy's global generator draws the seed), ``threads`` (CPU
-    threads while fitting; ``None``: the library's thread policy, :func:`lr_variants.train`).
+    Parameters: ``variant`` (which implementation trains: a name
+    [`lr_variants.variants`][lr_variants.registry.variants] lists, or ``package.module:attribute``
+    naming a variant factory or gradient function, ``lr_variants.specs.resolve``), ``lr``,
+    ``epochs``, ``batch_size`` (``None``: full batch), ``momentum``, ``dampening``, ``nesterov``,
+    ``weight_decay`` (as ``torch.optim.SGD``), ``dtype`` (``"float32"`` or ``"float64"``: the
+    arithmetic of training), ``device`` (torch variants), ``random_state`` (seeds the initial
+    parameters and the batch order; ``None``: NumPy's global generator draws the seed), ``threads``
+    (CPU threads while fitting; ``None``: the library's thread policy,
+    [`lr_variants.train`][lr_variants.training.train]).
 
     Fitted attributes: ``classes_`` (the two labels, sorted; ``classes_[1]`` is the positive
     class), ``coef_`` ``(1, n_features)``, ``intercept_`` ``(1,)``, ``n_features_in_``,
@@ -173,7 +177,9 @@ class SGDLogisticRegression(ClassifierMixin, BaseEstimator):  # type: ignore[mis
         return out
 
     def predict(self, X: Any) -> np.ndarray:
-        """The label of each row: ``classes_[1]`` where :meth:`decision_function` is ``> 0``."""
+        """The label of each row: ``classes_[1]`` where
+        [`decision_function`][lr_variants.estimator.SGDLogisticRegression.decision_function] is ``>
+        0``."""
         positive = self.decision_function(X) > 0  # first: it checks that we are fitted
         out: np.ndarray = self.classes_[positive.astype(np.intp)]
         return out

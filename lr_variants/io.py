@@ -1,5 +1,5 @@
-"""Saving and loading models: :func:`save` and :func:`load` (the file format, its checks and
-limits are in :mod:`lr_variants._modelfile`)."""
+"""Saving and loading models: [`save`][lr_variants.io.save] and [`load`][lr_variants.io.load] (the
+file format, its checks and limits are in ``lr_variants._modelfile``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def save(model: Model, path: str | os.PathLike[str]) -> None:
 
 
 def load(path: str | os.PathLike[str], *, device: str | None = None) -> Model:
-    """The model saved at ``path`` by :meth:`Model.save <lr_variants.Model.save>`, on the device
+    """The model saved at ``path`` by [`Model.save`][lr_variants._model.Model.save], on the device
     it was saved from, or on ``device`` if given (e.g. ``"cpu"`` for a model trained on CUDA).
     A damaged, hostile or newer-format file is a ``ValueError`` naming the file."""
     meta, arrays = read(path)

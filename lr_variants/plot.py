@@ -7,10 +7,10 @@ parameter trajectories, decision boundaries (PNG).
 >>> runs = plot.trajectories([lv.create(v, 2) for v in ("numpy", "module")], X, y, epochs=20)
 >>> paths = plot.save_figures(runs, X, y, "figures/")     # doctest: +SKIP
 
-A :class:`Recorder` is a :func:`lr_variants.train` callback that keeps the parameters after every
-epoch, so recording needs no change to the training loop. The variants agree, so their loss
-curves lie on top of each other; :func:`draw_distance` shows what the curves cannot: after each
-epoch, the largest difference between a variant's parameters and the reference's (on a log
+A ``Recorder`` is a [`lr_variants.train`][lr_variants.training.train] callback that keeps the
+parameters after every epoch, so recording needs no change to the training loop. The variants agree,
+so their loss curves lie on top of each other; ``draw_distance`` shows what the curves cannot: after
+each epoch, the largest difference between a variant's parameters and the reference's (on a log
 scale, where an exact 0 is drawn on a floor line that the axis labels ``0``). Files are written
 atomically: a failed write leaves the previous picture as it was. matplotlib is an optional
 dependency (``pip install 'lr_variants[plot]'``); this module imports it only when drawing,
@@ -80,8 +80,8 @@ class Run:
 
 
 class Recorder:
-    """A :func:`lr_variants.train` callback recording the epoch losses and the parameters after
-    every epoch (one device read per epoch)."""
+    """A [`lr_variants.train`][lr_variants.training.train] callback recording the epoch losses and
+    the parameters after every epoch (one device read per epoch)."""
 
     def __init__(self, model: Model) -> None:
         self.model = model
@@ -101,8 +101,8 @@ class Recorder:
 
 
 def trajectories(models: Sequence[Model], X: Any, y: Any, **train_options: Any) -> list[Run]:
-    """Train each model on ``(X, y)`` with :func:`lr_variants.train` (``train_options`` passed
-    on), recording every epoch."""
+    """Train each model on ``(X, y)`` with [`lr_variants.train`][lr_variants.training.train]
+    (``train_options`` passed on), recording every epoch."""
     runs = []
     for model in models:
         recorder = Recorder(model)
@@ -148,7 +148,7 @@ def draw_loss(ax: Axes, runs: Sequence[Run]) -> None:
 
 def reference_index(runs: Sequence[Run], reference: str | None = None) -> int:
     """The run the others are measured against: the one named ``reference``; by default
-    numpy's textbook run when there is one (as in :func:`lr_variants.compare`), else the
+    numpy's textbook run when there is one (as in [`lr_variants.compare`][]), else the
     first."""
     names = [r.name for r in runs]
     if reference is None:
@@ -185,7 +185,7 @@ def distance_floor(values: Sequence[F64]) -> float:
 def draw_distance(ax: Axes, runs: Sequence[Run], reference: int = 0) -> None:
     """Each variant's largest parameter difference from ``runs[reference]`` after every epoch,
     log scale; exact zeros on a floor line labelled ``0``, a decade below the smallest nonzero
-    difference (a log scale has no 0). Styles as in :func:`draw_loss`."""
+    difference (a log scale has no 0). Styles as in ``draw_loss``."""
     from matplotlib.ticker import LogFormatterSciNotation
 
     ref = runs[reference].name
@@ -322,7 +322,7 @@ def figures(
 ) -> dict[str, Figure]:
     """``{"loss": ..., "params": ..., "boundary": ...}`` (boundary only for 2-D data). The loss
     figure has two panels: the loss curves (``axes[0]``) and, beside them, each variant's
-    distance from ``reference`` (``axes[1]``; see :func:`reference_index`)."""
+    distance from ``reference`` (``axes[1]``; see ``reference_index``)."""
     _require_matplotlib()
     from matplotlib.figure import Figure
 
@@ -351,7 +351,7 @@ def figures(
 
 
 def check_out(out: str | os.PathLike[str], name: str = "out") -> Path:
-    """``out`` as a place :func:`save_figures` can write, checked before any work: a path ending
+    """``out`` as a place ``save_figures`` can write, checked before any work: a path ending
     in ``.png`` (a file: a regular one if it exists, so a FIFO or device is never opened) or a
     directory (an existing one, or a path with no suffix, to be made). ``name`` is the
     argument's name in the ``ValueError``."""
@@ -411,9 +411,9 @@ def save_figures(
     directory ``out`` (made if missing) as ``loss.png`` (loss curves and distances),
     ``params.png`` and, for 2-D data, ``boundary.png``. Returns the paths written; each file is
     written atomically. ``reference`` names the run distances are measured from
-    (:func:`reference_index`).
+    (``reference_index``).
 
-    ``out`` is checked by :func:`check_out`; a path that cannot be written (no permission, a
+    ``out`` is checked by ``check_out``; a path that cannot be written (no permission, a
     file where a directory must be) is a ``ValueError`` naming ``name``, as is an existing
     target that is not a regular file."""
     _require_matplotlib()

@@ -8,22 +8,23 @@ non-negative weights that sum to 1, or all zero)::
     L     = sum_i u_i (max(z_i, 0) - z_i y_i + log1p(exp(-|z_i|)))   # weighted mean BCE
     dL/dw = X^T (u (p - y)),   dL/db = sum(u (p - y))
 
-A variant never sees unchecked input: :class:`lr_variants.Model` validates every argument,
-normalizes sample weights to ``u`` (in float64, scale-invariant over the whole float range),
-converts data through the variant's :class:`Arrays`, and turns results back into float64 NumPy
-arrays and Python floats. So every variant gets the same checks and messages, and a rejected
-call reaches no variant at all.
+A variant never sees unchecked input: [`lr_variants.Model`][lr_variants._model.Model] validates
+every argument, normalizes sample weights to ``u`` (in float64, scale-invariant over the whole float
+range), converts data through the variant's [`Arrays`][lr_variants.protocol.Arrays], and turns
+results back into float64 NumPy arrays and Python floats. So every variant gets the same checks and
+messages, and a rejected call reaches no variant at all.
 
 A factory ``factory(w, b, *, sgd, dtype, device, **options)`` makes a variant from float64
 initial parameters ``w`` (shape ``(D,)``) and ``b`` (a float), the optimizer's
-:class:`~lr_variants.SGDOptions` ``sgd``, the dtype name (``"float32"``/``"float64"``) and a
-device string. ``step`` applies ``torch.optim.SGD``'s rule with those options: hand-written
-variants call :class:`lr_variants._sgd.SGD`, the module variant runs ``torch.optim.SGD``
+[`SGDOptions`][lr_variants._sgd.SGDOptions] ``sgd``, the dtype name (``"float32"``/``"float64"``)
+and a device string. ``step`` applies ``torch.optim.SGD``'s rule with those options: hand-written
+variants call [`lr_variants._sgd.SGD`][], the module variant runs ``torch.optim.SGD``
 itself. Nothing outside a variant reads its other attributes.
 
 What a variant can do beyond these members is not guessed from the object: it is declared
-where the variant is registered (:class:`lr_variants.Capabilities`), and the
-optional extensions below are called only where their declaration says so.
+where the variant is registered
+([`lr_variants.Capabilities`][lr_variants.declarations.Capabilities]), and the optional extensions
+below are called only where their declaration says so.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ class OptimizerState(Protocol):
         ...
 
     def set_state(self, state: dict[str, F64]) -> None:
-        """Restore :meth:`get_state`'s output (rounded to the model's dtype); an absent key
-        means no buffer yet, as in a fresh optimizer."""
+        """Restore [`get_state`][lr_variants.protocol.OptimizerState.get_state]'s output (rounded to
+        the model's dtype); an absent key means no buffer yet, as in a fresh optimizer."""
         ...
 
 
@@ -121,11 +122,12 @@ class EpochVariant(Variant, Protocol):
     """A variant that can run a whole epoch in one call (optional; e.g. a compiled kernel),
     declared with ``Capabilities(whole_epoch=True)``.
 
-    :func:`lr_variants.train` calls :meth:`train_epoch` instead of one :meth:`~Variant.step`
-    per batch for a variant that declares it, so that the Python loop is not the cost. The
-    batches, the SGD rule (every option) and the losses are exactly those of the steps it
-    replaces. Data-parallel training runs such a variant per step (its declared
-    ``data_parallel``), so that every batch is split across the ranks.
+    [`lr_variants.train`][lr_variants.training.train] calls
+    [`train_epoch`][lr_variants.protocol.EpochVariant.train_epoch] instead of one
+    [`step`][lr_variants.protocol.Variant.step] per batch for a variant that declares it, so that
+    the Python loop is not the cost. The batches, the SGD rule (every option) and the losses are
+    exactly those of the steps it replaces. Data-parallel training runs such a variant per step (its
+    declared ``data_parallel``), so that every batch is split across the ranks.
     """
 
     def train_epoch(self, X: Any, y: Any, u: Any, slices: list[slice]) -> F64:
@@ -138,10 +140,11 @@ class EpochVariant(Variant, Protocol):
 class EpochsVariant(Variant, Protocol):
     """A variant that can run many epochs in one call, reading each batch's rows where they lie
     (optional; e.g. a compiled kernel that gathers rows itself), declared with
-    ``Capabilities(in_place_epochs=True)``. :func:`lr_variants.train` prefers it to
-    :meth:`EpochVariant.train_epoch`: no reordered copy of the data per epoch, and no Python
-    between epochs unless a callback must see each one. Same batches, SGD rule and losses as
-    the steps it replaces; data-parallel training runs it per step.
+    ``Capabilities(in_place_epochs=True)``. [`lr_variants.train`][lr_variants.training.train]
+    prefers it to [`EpochVariant.train_epoch`][lr_variants.protocol.EpochVariant.train_epoch]: no
+    reordered copy of the data per epoch, and no Python between epochs unless a callback must see
+    each one. Same batches, SGD rule and losses as the steps it replaces; data-parallel training
+    runs it per step.
     """
 
     def train_epochs(
@@ -162,7 +165,7 @@ class LossGraph:
     """One loss evaluation as a recorded graph, for tools that read graphs.
 
     ``loss`` is ``L`` (a torch tensor with a ``grad_fn``, or a scratch
-    :class:`~lr_variants.scratch.Tensor`), ``logits`` the node ``z = X w + b`` in the same
+    ``Tensor``), ``logits`` the node ``z = X w + b`` in the same
     graph, and ``params`` the leaves ``{"w": ..., "b": ...}`` whose gradients ``backward()``
     fills.
     """
@@ -185,8 +188,9 @@ class ModuleVariant(Variant, Protocol):
     """A variant whose model is an ``nn.Module`` stepped by its own torch optimizer, declared
     with ``Capabilities(data_parallel="ddp", owns_optimizer=True)`` (the module variant).
 
-    Data-parallel training wraps :attr:`net` in ``DistributedDataParallel`` and, per step,
-    back-propagates :meth:`loss_from_logits` of this rank's rows and steps :attr:`sgd`.
+    Data-parallel training wraps ``net`` in ``DistributedDataParallel`` and, per step,
+    back-propagates [`loss_from_logits`][lr_variants.protocol.ModuleVariant.loss_from_logits] of
+    this rank's rows and steps ``sgd``.
     """
 
     net: Any  # an nn.Module: X of shape (N, D) -> logits z of shape (N,)

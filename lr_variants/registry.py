@@ -1,13 +1,13 @@
-"""The variant table and :func:`create`: which variants exist, what each declares it can do, and
-how a model of one is made.
+"""The variant table and [`create`][lr_variants.registry.create]: which variants exist, what each
+declares it can do, and how a model of one is made.
 
 A variant is a factory ``factory(w, b, *, sgd, dtype, device, **options)`` that returns an
-object implementing :class:`lr_variants.protocol.Variant`, registered with its
-:class:`~lr_variants.Capabilities` (what it can do, as data:
-:func:`capabilities`); :func:`create` validates every argument against that declaration, draws
-the initial parameters, calls the factory and wraps the result in a
-:class:`~lr_variants.Model`. Built-in variants are imported on first use, so NumPy-only work
-never imports torch.
+object implementing [`lr_variants.protocol.Variant`][], registered with its
+[`Capabilities`][lr_variants.declarations.Capabilities] (what it can do, as data:
+[`capabilities`][lr_variants.registry.capabilities]); [`create`][lr_variants.registry.create]
+validates every argument against that declaration, draws the initial parameters, calls the factory
+and wraps the result in a [`Model`][lr_variants._model.Model]. Built-in variants are imported on
+first use, so NumPy-only work never imports torch.
 
 Built-in variants come in two implementations: ``impl="textbook"`` (default), the recipe as a
 person writes it, and, for ``numpy``, ``torch_manual`` and ``module``, ``impl="fast"``: the same
@@ -54,7 +54,7 @@ class VariantSpec:
 
     ``factories`` maps each implementation (``"textbook"``, ``"fast"``) to its factory, or to
     ``"module:attribute"`` naming it (imported on first use); ``capabilities`` is its
-    declaration (:class:`~lr_variants.Capabilities`), shared by its
+    declaration ([`Capabilities`][lr_variants.declarations.Capabilities]), shared by its
     implementations.
     """
 
@@ -163,12 +163,12 @@ def register_variant(
     ``train``, ``compare``, the estimator, ``save``/``load`` in this process); returns ``name``.
 
     ``factory(w, b, *, sgd, dtype, device)`` gets float64 initial parameters ``w`` (shape
-    ``(D,)``) and ``b`` (a float), the :class:`~lr_variants.SGDOptions`, the dtype name and a
-    device string, and returns an object implementing :class:`lr_variants.protocol.Variant`
+    ``(D,)``) and ``b`` (a float), the [`SGDOptions`][lr_variants._sgd.SGDOptions], the dtype name
+    and a device string, and returns an object implementing [`lr_variants.protocol.Variant`][]
     (it may own its update, as the module variant does).
 
     What it can do beyond the protocol is declared, never guessed: ``capabilities``
-    (:class:`~lr_variants.Capabilities`), or its fields as keyword arguments
+    ([`Capabilities`][lr_variants.declarations.Capabilities]), or its fields as keyword arguments
     (``devices=("cpu", "cuda")``, ``linear_in_u=True``, ``unsupported={"dampening"}``, ...),
     or, with neither, the ``lr_variants_capabilities`` attribute ``factory`` carries; else
     the conservative ``Capabilities()`` (per step, CPU only). Registering a name again
@@ -235,9 +235,9 @@ def from_gradient(
     shape ``(N,)`` or ``None``) and returns ``(loss, grad_w, grad_b)``: the mean binary
     cross-entropy (the weighted mean ``sum(s l) / sum(s)`` with weights) and its gradient. The
     updates are the library's ``torch.optim.SGD`` rule, so every SGD option works
-    (:mod:`lr_variants._gradient`). CPU only; no torch needed.
+    (``lr_variants._gradient``). CPU only; no torch needed.
 
-    Its declaration (:class:`~lr_variants.Capabilities`) is fixed but for two
+    Its declaration ([`Capabilities`][lr_variants.declarations.Capabilities]) is fixed but for two
     fields: ``linear_in_u=True`` where ``fn`` computes the sums ``sum(s l)`` and
     ``X^T (s (p - y))`` without dividing by ``sum(s)`` (so data-parallel ranks may pass their
     share of a batch's weights as they are), and ``unsupported``, the create() options it
@@ -299,8 +299,8 @@ def _installed() -> dict[str, Any]:
 
 def _load_installed(name: str) -> None:
     """Import installed variant ``name`` (its entry point: a factory or a gradient function)
-    and register it, contained (:mod:`lr_variants._contain`): a module that raises or exits
-    is a ``ValueError`` (:class:`~lr_variants._contain.SpecError`), now and whenever the name
+    and register it, contained (``lr_variants._contain``): a module that raises or exits
+    is a ``ValueError`` (``SpecError``), now and whenever the name
     is asked for again."""
     from lr_variants import _contain
 
@@ -329,14 +329,15 @@ _BROKEN: dict[str, tuple[str, BaseException | None]] = {}
 
 
 def variants() -> tuple[str, ...]:
-    """Every available variant name: the built-ins (:data:`VARIANTS`), then the registered
-    ones (this process's, then installed packages', listed without importing them)."""
+    """Every available variant name: the built-ins ([`VARIANTS`][lr_variants.registry.VARIANTS]),
+    then the registered ones (this process's, then installed packages', listed without importing
+    them)."""
     installed = tuple(n for n in _installed() if n not in _REGISTERED)
     return VARIANTS + tuple(_REGISTERED) + installed
 
 
 def spec(name: str) -> VariantSpec:
-    """The :class:`VariantSpec` of variant ``name`` (built-in or registered); an installed
+    """The ``VariantSpec`` of variant ``name`` (built-in or registered); an installed
     variant is imported when its name is first asked for."""
     if isinstance(name, str) and name in _BUILTIN:
         return _BUILTIN[name]
@@ -351,8 +352,9 @@ def spec(name: str) -> VariantSpec:
 
 def capabilities(name: str) -> Capabilities:
     """What variant ``name`` (built-in or registered) declares it can do: its
-    :class:`~lr_variants.Capabilities`, e.g. ``capabilities("numba").whole_epoch``
-    or ``capabilities(name).unsupported`` (the create() options it refuses)."""
+    [`Capabilities`][lr_variants.declarations.Capabilities], e.g.
+    ``capabilities("numba").whole_epoch`` or ``capabilities(name).unsupported`` (the create()
+    options it refuses)."""
     return spec(name).capabilities
 
 
@@ -403,35 +405,38 @@ def create(
     init: str = "uniform",
     impl: str = "textbook",
 ) -> Model:
-    """A new model of variant ``name`` (one of :func:`variants`) for ``n_features`` features.
+    """A new model of variant ``name`` (one of [`variants`][lr_variants.registry.variants]) for
+    ``n_features`` features.
 
     ``dtype`` is ``"float32"`` or ``"float64"``; ``device`` a torch device string (``"cpu"``,
     ``"cuda"``, ``"cuda:1"``; the numpy and scratch variants run only on ``"cpu"``); ``seed``
     picks the initial parameters, identical in every variant: with ``init="uniform"`` (default)
-    :func:`initial_params` ``(n_features, seed)``; with ``init="article"`` the weight and bias
-    ``nn.Linear(n_features, 1)`` draws right after ``torch.manual_seed(seed)``
-    (:func:`lr_variants.article.article_init`, float32 values; imports torch), the reference
-    article's initial parameters for ``seed=42``.
+    [`initial_params`][lr_variants.registry.initial_params] ``(n_features, seed)``; with
+    ``init="article"`` the weight and bias ``nn.Linear(n_features, 1)`` draws right after
+    ``torch.manual_seed(seed)`` (``lr_variants.article.article_init``, float32 values; imports
+    torch), the reference article's initial parameters for ``seed=42``.
 
     The optimizer is ``torch.optim.SGD`` with ``lr`` (> 0), ``momentum``, ``dampening``,
     ``nesterov``, ``weight_decay`` and ``maximize`` as torch defines them (the rule is in
     ``lr_variants._sgd``): the module variant passes them to ``torch.optim.SGD``, the others
     apply the same rule by hand. Weight decay applies to ``w`` only unless ``decay_bias``: the
-    objective is ``mean BCE + (weight_decay / 2) ||w||^2``. :meth:`Model.set_params` keeps the
-    momentum buffers, as ``torch.optim.SGD`` keeps its state when parameters are overwritten in
-    place; a new model starts without them. Every hyperparameter must be representable in
-    ``dtype`` (``lr = 1e39`` overflows float32).
+    objective is ``mean BCE + (weight_decay / 2) ||w||^2``.
+    [`Model.set_params`][lr_variants._model.Model.set_params] keeps the momentum buffers, as
+    ``torch.optim.SGD`` keeps its state when parameters are overwritten in place; a new model starts
+    without them. Every hyperparameter must be representable in ``dtype`` (``lr = 1e39`` overflows
+    float32).
 
-    ``impl`` picks the implementation: ``"textbook"`` (default) or, where :func:`impls` lists
-    it, ``"fast"`` (same mathematics, tuned; ``docs/architecture.md``).
+    ``impl`` picks the implementation: ``"textbook"`` (default) or, where
+    [`impls`][lr_variants.registry.impls] lists it, ``"fast"`` (same mathematics, tuned;
+    ``docs/architecture.md``).
 
-    What the variant accepts is what it declares (:func:`capabilities`): ``device`` one of its
-    ``devices``; ``loss`` and ``sgd_impl`` among the values its ``options`` list (only the
-    module variant lists them: ``loss="sigmoid_bce"`` trains on the reference article's
-    ``nn.BCELoss()(sigmoid(z), y)`` instead of the stable loss from logits, and ``sgd_impl``
-    picks torch's ``"for-loop"`` (default), ``"foreach"`` or ``"fused"`` SGD implementation),
-    else their defaults; and an option it declares ``unsupported`` only at its default
-    (``ValueError`` otherwise, saying so).
+    What the variant accepts is what it declares
+    ([`capabilities`][lr_variants.registry.capabilities]): ``device`` one of its ``devices``;
+    ``loss`` and ``sgd_impl`` among the values its ``options`` list (only the module variant lists
+    them: ``loss="sigmoid_bce"`` trains on the reference article's ``nn.BCELoss()(sigmoid(z), y)``
+    instead of the stable loss from logits, and ``sgd_impl`` picks torch's ``"for-loop"`` (default),
+    ``"foreach"`` or ``"fused"`` SGD implementation), else their defaults; and an option it declares
+    ``unsupported`` only at its default (``ValueError`` otherwise, saying so).
     """
     variant = spec(name)
     declared = variant.capabilities

@@ -1,14 +1,14 @@
 """Reverse-mode automatic differentiation written from scratch over NumPy: micrograd, on arrays.
 
-A :class:`Tensor` holds ``data`` (an ``np.ndarray``), ``grad`` (``dL/d data``), ``parents``
+A ``Tensor`` holds ``data`` (an ``np.ndarray``), ``grad`` (``dL/d data``), ``parents``
 (what it was computed from), ``op`` (the operation's name), ``saved`` (what the operation keeps
 for its backward pass) and ``grad_fn``: the local backward, a closure mapping ``g = dL/d out``
 to ``dL/d input = g * d out/d input`` for each input (a vector-Jacobian product). Every
 operation below states its local derivative ``d out/d input`` beside its code.
 
-:meth:`Tensor.backward` visits the graph in reverse topological order, so a tensor's ``grad``
+``Tensor.backward`` visits the graph in reverse topological order, so a tensor's ``grad``
 holds the sum over *every* use of that tensor before its own ``grad_fn`` runs. Broadcasting is
-undone in one place, :func:`unbroadcast`: an input the forward pass copied along an axis gets
+undone in one place, ``unbroadcast``: an input the forward pass copied along an axis gets
 the sum of the gradient over that axis. Results keep the data's dtype (float32 stays float32).
 This module imports no torch.
 
@@ -178,7 +178,7 @@ class Tensor:
         """Every tensor this one depends on that requires a gradient, each after all its inputs.
 
         A depth-first post-order (as micrograd): a tensor is appended only once all its inputs
-        are. Read backwards, every tensor comes before its inputs, so when :meth:`backward`
+        are. Read backwards, every tensor comes before its inputs, so when ``backward``
         reaches a tensor, all of its consumers have already added their share to its ``grad``.
         """
         order: list[Tensor] = []
@@ -200,7 +200,7 @@ class Tensor:
 
         Starts from ``dL/dL = 1``. Like torch, a leaf's ``grad`` accumulates over calls: reset it
         (``t.grad = None``) between steps. ``hook(node, grads)``, if given, sees the gradients
-        each node sends to its inputs (after :func:`unbroadcast`), in the order they are made.
+        each node sends to its inputs (after ``unbroadcast``), in the order they are made.
         """
         if self.data.size != 1:
             raise ValueError(f"backward() needs a scalar; got shape {self.data.shape}")
@@ -222,7 +222,7 @@ def binary_cross_entropy_with_logits(z: Tensor, y: Tensor, u: np.ndarray | None 
     weights ``u`` summing to 1, ``L = sum(u l)``.
 
     ``z`` is used twice, so ``dL/dz = (sigmoid(z) - y)/N`` arrives as two terms that
-    :meth:`Tensor.backward` adds: ``sigmoid(z)/N`` through softplus and ``-y/N`` through ``z y``.
+    ``Tensor.backward`` adds: ``sigmoid(z)/N`` through softplus and ``-y/N`` through ``z y``.
     """
     softplus, zy = z.softplus(), z * y
     softplus.name, zy.name = "softplus(z)", "z y"  # names read by lr_variants.explain

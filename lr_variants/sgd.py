@@ -1,7 +1,7 @@
 """``torch.optim.SGD``'s update rule as a building block for your own variants.
 
-The built-in hand-written variants update their parameters through :class:`SGD`; a full
-variant of yours can too, so that every option (momentum, dampening, nesterov, weight decay,
+The built-in hand-written variants update their parameters through [`SGD`][lr_variants._sgd.SGD]; a
+full variant of yours can too, so that every option (momentum, dampening, nesterov, weight decay,
 maximize, decay_bias) follows torch's rule exactly, and ``get_state``/``set_state`` round-trip
 the momentum buffers as the protocol asks::
 
@@ -28,13 +28,13 @@ For each parameter ``p`` (``w``, then ``b``) with gradient ``g``::
     g <- g + momentum * buf if nesterov, else buf
     p <- p - lr * g
 
-- :class:`SGD` ``(options, arrays, add_scaled=None)``: the rule above on one backend's arrays
-  (NumPy arrays or torch tensors: in-place operators only), holding the momentum buffers;
-  ``step(params, grads)``, ``get_state()``, ``set_state(state)``.
-- :class:`SGDOptions`: the hyperparameters a factory receives as ``sgd``.
-- :class:`TorchSGDState`: ``get_state``/``set_state`` for a variant that runs
+- [`SGD`][lr_variants._sgd.SGD] ``(options, arrays, add_scaled=None)``: the rule above on one
+  backend's arrays (NumPy arrays or torch tensors: in-place operators only), holding the momentum
+  buffers; ``step(params, grads)``, ``get_state()``, ``set_state(state)``.
+- [`SGDOptions`][lr_variants._sgd.SGDOptions]: the hyperparameters a factory receives as ``sgd``.
+- ``TorchSGDState``: ``get_state``/``set_state`` for a variant that runs
   ``torch.optim.SGD`` itself.
-- :data:`STATE_KEYS`: ``("momentum_w", "momentum_b")``, the keys of the state.
+- ``STATE_KEYS``: ``("momentum_w", "momentum_b")``, the keys of the state.
 """
 
 from __future__ import annotations

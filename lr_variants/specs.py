@@ -1,7 +1,7 @@
-"""Variant names as users write them: :func:`resolve` turns a built-in or registered name,
+"""Variant names as users write them: ``resolve`` turns a built-in or registered name,
 ``package.module:attribute`` naming a variant factory or a gradient function, or
 ``label=package.module:attribute`` (the same, named ``label``), into the name of a registered
-variant. The module is imported contained (:mod:`lr_variants._contain`): whatever it raises or
+variant. The module is imported contained (``lr_variants._contain``): whatever it raises or
 exits with is a one-line ``ValueError``, a hang past the time limit a ``PluginTimeout``."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _SPECS: dict[str, str] = {}
 
 
 def spec_of(name: str) -> str | None:
-    """The ``package.module:attribute`` that :func:`resolve` registered ``name`` from, or
+    """The ``package.module:attribute`` that ``resolve`` registered ``name`` from, or
     ``None`` (a built-in, installed or otherwise registered name)."""
     return _SPECS.get(name)
 
@@ -45,7 +45,7 @@ def check_label(label: str, spec: str) -> str:
 
 
 def check_labels(specs: list[str], name: str = "variants") -> None:
-    """Every ``label=package.module:attribute`` of ``specs`` well formed (:func:`check_label`)
+    """Every ``label=package.module:attribute`` of ``specs`` well formed (``check_label``)
     and no label given twice; nothing is imported."""
     seen: set[str] = set()
     for spec in specs:
@@ -58,8 +58,8 @@ def check_labels(specs: list[str], name: str = "variants") -> None:
 
 
 def resolve_all(specs: list[str], name: str = "variants") -> list[str]:
-    """Each of ``specs`` resolved (:func:`resolve`), the labels checked first
-    (:func:`check_labels`); a label that is also another entry's name is a ``ValueError``."""
+    """Each of ``specs`` resolved (``resolve``), the labels checked first
+    (``check_labels``); a label that is also another entry's name is a ``ValueError``."""
     check_labels(specs, name)
     names = [resolve(spec) for spec in specs]
     labels = [s.partition("=")[0].strip() for s in specs if isinstance(s, str) and "=" in s]
@@ -71,7 +71,7 @@ def resolve_all(specs: list[str], name: str = "variants") -> list[str]:
 
 def register_as(name: str, spec: str) -> str:
     """Import ``spec`` (``package.module:attribute``) and register it as ``name`` as it is (a
-    worker process repeating its launcher's :func:`resolve`)."""
+    worker process repeating its launcher's ``resolve``)."""
     obj = _load(spec)
     _RESOLVED[name], _SPECS[name] = obj, spec
     return register_variant(name, obj) if is_factory(obj) else from_gradient(obj, name)
@@ -80,13 +80,15 @@ def register_as(name: str, spec: str) -> str:
 def resolve(spec: str) -> str:
     """The variant name ``spec`` stands for.
 
-    A name :func:`lr_variants.variants` lists is returned as it is. ``package.module:attribute``
-    is imported (from the current directory or installed packages) and registered: a factory
-    (it takes keyword ``sgd``) with :func:`lr_variants.register_variant`, a gradient function
-    ``fn(w, b, X, y, sample_weight)`` with :func:`lr_variants.from_gradient`, under the
-    attribute's name, or ``module_attribute`` (dots as underscores) where that name is built in
-    or taken by another object; ``label=package.module:attribute`` registers it as ``label``
-    (a Python identifier, not a built-in name). Anything else is a one-line ``ValueError``.
+    A name [`lr_variants.variants`][lr_variants.registry.variants] lists is returned as it is.
+    ``package.module:attribute`` is imported (from the current directory or installed packages) and
+    registered: a factory (it takes keyword ``sgd``) with
+    [`lr_variants.register_variant`][lr_variants.registry.register_variant], a gradient function
+    ``fn(w, b, X, y, sample_weight)`` with
+    [`lr_variants.from_gradient`][lr_variants.registry.from_gradient], under the attribute's name,
+    or ``module_attribute`` (dots as underscores) where that name is built in or taken by another
+    object; ``label=package.module:attribute`` registers it as ``label`` (a Python identifier, not a
+    built-in name). Anything else is a one-line ``ValueError``.
     """
     if not isinstance(spec, str):
         raise TypeError(f"variant must be a string; got {type(spec).__name__}")

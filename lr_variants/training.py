@@ -32,7 +32,7 @@ MAX_STEPS = 10_000_000
 
 @dataclass(frozen=True)
 class History:
-    """What :func:`train` observed.
+    """What [`train`][lr_variants.training.train] observed.
 
     ``batch_loss[e, k]`` is the loss of batch ``k`` of epoch ``e`` before its update;
     ``epoch_loss[e]`` is their mean weighted by batch size (the mean per-sample loss seen in
@@ -67,7 +67,7 @@ def batch_plan(
 
     ``slices`` cut ``n_samples`` rows into consecutive batches of ``batch_size`` (the last one
     holds what is left). ``orders`` yields, per epoch, the row order, from the source ``order``
-    names (one of :data:`ORDERS`):
+    names (one of ``ORDERS``):
 
     - ``"shuffle"`` (default): with ``shuffle``, a fresh permutation from one
       ``np.random.default_rng(seed)``, so the whole sequence depends only on
@@ -76,7 +76,7 @@ def batch_plan(
       stored.
     - ``"article"``: the order the reference article's ``DataLoader(..., shuffle=True)`` yields
       after ``torch.manual_seed(seed)`` and ``nn.Linear(n_features, 1)``
-      (:func:`lr_variants.article.article_orders`; needs torch and ``n_features``). Applied in
+      (``lr_variants.article.article_orders``; needs torch and ``n_features``). Applied in
       every epoch, even when one batch holds every row, as the DataLoader does (the order of a
       sum changes its rounding). It is a shuffled order, so ``shuffle=False`` with it raises
       ``ValueError``.
@@ -103,8 +103,9 @@ def batch_plan(
 
 
 def batches(n_samples: int, **plan: Any) -> Iterator[np.ndarray]:
-    """The row indices of every training step, in order: what :func:`train` feeds each variant
-    (keyword arguments as :func:`batch_plan`: ``epochs``, ``batch_size``, ``seed``, ...)."""
+    """The row indices of every training step, in order: what [`train`][lr_variants.training.train]
+    feeds each variant (keyword arguments as [`batch_plan`][lr_variants.training.batch_plan]:
+    ``epochs``, ``batch_size``, ``seed``, ...)."""
     slices, orders = batch_plan(n_samples, **plan)
     for perm in orders:
         rows = np.arange(n_samples) if perm is None else perm
@@ -129,12 +130,13 @@ def train(
     threads: int | None = None,
 ) -> History:
     """Minibatch training: ``epochs`` passes over ``(X, y)`` in batches of ``batch_size`` rows
-    (``None``: the whole data set, i.e. full-batch gradient descent), as :func:`batch_plan`
-    cuts them, one ``model`` optimizer step per batch. ``order`` picks the source of each
-    epoch's row order (:func:`batch_plan`): ``"shuffle"`` (default, a NumPy permutation from
-    ``seed``) or ``"article"`` (the reference article's ``DataLoader(shuffle=True)`` order after
-    ``torch.manual_seed(seed)``; with ``create(..., init="article")`` and the same ``seed`` this
-    reproduces the article's run, see ``docs/article.md``).
+    (``None``: the whole data set, i.e. full-batch gradient descent), as
+    [`batch_plan`][lr_variants.training.batch_plan] cuts them, one ``model`` optimizer step per
+    batch. ``order`` picks the source of each epoch's row order
+    ([`batch_plan`][lr_variants.training.batch_plan]): ``"shuffle"`` (default, a NumPy permutation
+    from ``seed``) or ``"article"`` (the reference article's ``DataLoader(shuffle=True)`` order
+    after ``torch.manual_seed(seed)``; with ``create(..., init="article")`` and the same ``seed``
+    this reproduces the article's run, see ``docs/article.md``).
 
     Data are validated, converted to the model's dtype and moved to its device once; each epoch
     reorders the rows once and then takes contiguous slices, and each step's loss stays on the
@@ -151,10 +153,11 @@ def train(
     recorded (a read-only view of ``History.batch_loss[epoch - 1]``), e.g. to print the last
     batch's loss as the reference article's script does.
 
-    A variant that declares ``in_place_epochs`` (:func:`lr_variants.capabilities`) trains
-    many epochs per ``train_epochs`` call (one per call when a callback must see each epoch);
-    one that declares ``whole_epoch`` trains each epoch in one ``train_epoch`` call; either
-    instead of a ``step`` per batch, with the same batches.
+    A variant that declares ``in_place_epochs``
+    ([`lr_variants.capabilities`][lr_variants.registry.capabilities]) trains many epochs per
+    ``train_epochs`` call (one per call when a callback must see each epoch); one that declares
+    ``whole_epoch`` trains each epoch in one ``train_epoch`` call; either instead of a ``step`` per
+    batch, with the same batches.
 
     ``distributed=True`` trains data-parallel on the initialised ``torch.distributed`` default
     process group (every rank calls ``train`` with the same arguments and data): each batch is
@@ -216,7 +219,7 @@ def _train(
     threads: int,
     scanned: bool = True,
 ) -> History:
-    """:func:`train`'s loop, on validated data, inside its thread scope."""
+    """[`train`][lr_variants.training.train]'s loop, on validated data, inside its thread scope."""
     epochs, size, seed, shuffle, order = plan
     n = len(yv)
     engine: Any = model.engine

@@ -1,6 +1,6 @@
 """What the command line says about itself and how its commands are wired: help, --version,
---impl, live per-epoch lines, the bench command's hand-off to bench/report.py, and
-lr_variants.compare, the function behind `lr-variants compare`."""
+--impl, live per-epoch lines, and lr_variants.compare, the function behind `lr-variants
+compare` (the bench command: tests/test_bench_installed.py)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,13 @@ def test_help_lists_the_closed_sets(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["explain", "--help"])
     assert "{stable,sigmoid_bce}" in capsys.readouterr().out
+
+
+def test_train_help_says_plugins_are_accepted(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the help text
+    assert "a registered plug-in's name, or package.module:attribute" in out
 
 
 def test_version(capsys) -> None:
@@ -168,43 +175,7 @@ def test_compare_article_as_a_function() -> None:
     assert a.to_dict()["article"]["losses"] == a.results[0].printed_losses
 
 
-# ---- bench: a hand-off to bench/report.py of the source checkout -----------------------------
-
-
-def _checkout(root: Path, exit_status: int) -> None:
-    (root / "bench").mkdir(parents=True)
-    (root / "pyproject.toml").write_text("")
-    (root / "bench" / "report.py").write_text(
-        "import json, os, sys\n"
-        "json.dump({'argv': sys.argv[1:], 'cwd': os.getcwd()}, open('called.json', 'w'))\n"
-        f"sys.exit({exit_status})\n"
-    )
-
-
-def test_bench_runs_the_checkouts_report_script(tmp_path: Path, monkeypatch) -> None:
-    _checkout(tmp_path, exit_status=3)
-    below = tmp_path / "docs" / "deep"
-    below.mkdir(parents=True)
-    monkeypatch.chdir(below)
-    argv = ["bench", "--render-only", "r.json", "--publish", "--", "-k", "article"]
-    assert main(argv) == 3  # the script's exit status, passed through
-    called = json.loads((tmp_path / "called.json").read_text())
-    assert called["cwd"] == str(tmp_path)
-    assert called["argv"] == [
-        "--render-only",
-        str(below / "r.json"),
-        "--publish",
-        "--",
-        "-k",
-        "article",
-    ]
-
-
-def test_bench_outside_a_checkout_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert main(["bench"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "the benchmarks need a source checkout" in err
+# ---- bench: tests/test_bench_installed.py ----------------------------------------------------
 
 
 def test_the_cli_never_imports_the_package_benchmark_module() -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lr_variants.data import two_blobs
-from lr_variants.solver import SeparationError, Solution, solve
+from lr_variants.solver import SeparationError, Solution, objective, solve
 
 # ---------------------------------------------------------------- independent plain formulas
 
@@ -221,7 +221,7 @@ def test_singular_hessian_is_a_clear_error(column: str) -> None:
     X, y = overlapping()
     extra = np.full(len(X), 3.0) if column == "constant" else X[:, 0]
     X = np.column_stack([X, extra])
-    with pytest.raises(ValueError, match=r"rank 3 < 4 .*pass l2 > 0"):
+    with pytest.raises(ValueError, match=r"rank 3 < 4 .*pass weight_decay > 0"):
         solve(X, y)
     assert solve(X, y, l2=0.1).converged  # the penalty makes the minimizer unique
 
@@ -264,3 +264,26 @@ def test_the_solver_does_not_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
     )
     assert out.stdout.strip() == "False"
+
+
+def test_weight_decay_is_the_name_and_l2_its_alias() -> None:
+    """``weight_decay=`` (as create() and --weight-decay) and its former name ``l2=`` give the
+    same solution; both at once, or a bad value, is a ValueError naming the argument."""
+    X, y = two_blobs(100, 1)
+    named, alias = solve(X, y, weight_decay=0.1), solve(X, y, l2=0.1)
+    assert np.array_equal(named.w, alias.w) and named.b == alias.b and named.loss == alias.loss
+    assert solve(X, y, weight_decay=0.1).loss > solve(X, y, weight_decay=0.01).loss
+    with pytest.raises(
+        ValueError,
+        match=r"^pass weight_decay or its alias l2, not both; got "
+        r"weight_decay=0\.1 and l2=0\.1$",
+    ):
+        solve(X, y, weight_decay=0.1, l2=0.1)
+    with pytest.raises(ValueError, match="weight_decay"):
+        solve(X, y, weight_decay=-1.0)
+    with pytest.raises(ValueError, match="l2"):
+        solve(X, y, l2=-1.0)
+    w, b = named.w, named.b
+    assert objective(X, y, w, b, weight_decay=0.1) == objective(X, y, w, b, l2=0.1) == named.loss
+    with pytest.raises(ValueError, match="not both"):
+        objective(X, y, w, b, weight_decay=0.1, l2=0.1)

@@ -29,14 +29,11 @@ _COMMANDS = (compare, train, solve, explain, plot, bench, check)
 
 
 def version() -> str:
-    """The installed distribution's version."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
+    """The package's version (``lr_variants.__version__``, which pyproject.toml reads): the
+    same installed or run from a source tree."""
+    from lr_variants._version import __version__
 
-    try:
-        return dist_version("lr_variants")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
+    return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -210,7 +210,7 @@ def add_impl_option(
 
 
 def variant_names(text: str) -> list[str]:
-    """``--variants``: at least one name, each resolved (:func:`resolve_variant`)."""
+    """``--variants``: at least one name, each resolved (``resolve_variant``)."""
     names = [v.strip() for v in text.split(",") if v.strip()]
     if not names:
         raise ValueError(f"--variants must name at least one of {VARIANTS}; got nothing")
@@ -227,8 +227,8 @@ def variant_names(text: str) -> list[str]:
 
 
 def resolve_variant(name: str, flag: str, must: str = "be one of") -> str:
-    """The variant ``name`` stands for: a name :func:`variants` lists, or a plug-in
-    ``package.module:attribute`` (:func:`lr_variants.specs.resolve`); a ValueError naming
+    """The variant ``name`` stands for: a name [`variants`][lr_variants.registry.variants] lists, or
+    a plug-in ``package.module:attribute`` (``lr_variants.specs.resolve``); a ValueError naming
     ``flag`` for anything else."""
     if ":" not in name and "=" not in name and name not in variants():
         raise ValueError(f"{flag} must {must} {variants()} or {PLUGIN}; got {name!r}")
@@ -369,7 +369,7 @@ def check_output_file(path: str, flag: str) -> Path:
 
 
 class Progress:
-    """A :func:`lr_variants.compare` callback drawing one tqdm bar per run on stderr, when
+    """A [`lr_variants.compare`][] callback drawing one tqdm bar per run on stderr, when
     stderr is a terminal (never with ``--quiet`` or ``--json``, or without tqdm, the
     ``progress`` extra); ``also(model, epoch, loss)`` is called too. Use it as a context
     manager: the last bar is closed on leaving."""

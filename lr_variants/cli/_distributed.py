@@ -1,5 +1,5 @@
 """``train --distributed`` (under torchrun) and ``compare --world-size N`` (processes started
-here): the command line's side of :mod:`lr_variants.distributed`."""
+here): the command line's side of [`lr_variants.distributed`][]."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def check_environment() -> dict[str, Any]:
 
 
 class _Watchdog:
-    """Ends the process with one line if :meth:`stop` is not called within ``seconds``: torch
+    """Ends the process with one line if ``stop`` is not called within ``seconds``: torch
     can wait without limit inside ``init_process_group`` (a client whose ``MASTER_PORT``
     belongs to another program waits for an answer that never comes), and the join releases
     the GIL, so this thread still runs."""
@@ -144,7 +144,7 @@ class _Watchdog:
 def _join(backend: str, timeout: float, env: dict[str, Any]) -> None:
     """``init_process_group`` (env://), bounded: one ``ConnectionError`` naming this rank and
     the rendezvous if torch reports a failure, one line and exit status 1 if it never returns
-    (``timeout`` + :data:`JOIN_GRACE` seconds)."""
+    (``timeout`` + ``JOIN_GRACE`` seconds)."""
     import torch.distributed as dist
 
     rank = env["RANK"]
@@ -204,7 +204,7 @@ def run_train(args: argparse.Namespace, body: Callable[[argparse.Namespace], Any
 
 
 def run_compare(args: argparse.Namespace, names: list[str], impls: tuple[str, ...]) -> None:
-    """``compare --world-size N``: :func:`lr_variants.distributed.run` on the loaded data."""
+    """``compare --world-size N``: [`lr_variants.distributed.run`][] on the loaded data."""
     from lr_variants.data import standardize
     from lr_variants.distributed import check_world_size, run
 

@@ -1,39 +1,58 @@
-"""``lr-variants bench``: the benchmark suite of a source checkout (``bench/report.py``)."""
+"""``lr-variants bench``: the benchmark suite installed with the package (``lr_variants._bench``,
+the ``bench/`` folder of the source tree), run with pytest-benchmark from any folder."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-HELP = "run the benchmark suite (bench/, a source checkout) and render docs/benchmarks.md"
-EXAMPLE = "lr-variants bench -- -k article"
+HELP = "time the variants (yours too) with the benchmark suite; results into the current folder"
+EXAMPLE = 'lr-variants bench --variants mymod:grad -- -k "test_train[article-"'
 DESCRIPTION = """\
-Run the pytest-benchmark suite in bench/ and render docs/benchmarks.md and docs/benchmarks.png
-from its JSON, by running bench/report.py of the source checkout this command is run in (or
-below). The benchmarks are not installed with the package: they need a source checkout.
---render-only FILE renders an existing JSON file; arguments after -- go to pytest; --variants
-adds your own variants to the timed workloads. The exit status is the report script's."""
+Run the benchmark suite installed with the package (pytest-benchmark; install it with
+pip install "lr_variants[bench]") and write its results into the current folder (or --out):
+<time>.json (pytest-benchmark's JSON), <time>.md (the tables) and <time>.png (the chart).
+Arguments after -- go to pytest, e.g. -- -k article for a subset; LR_BENCH_QUICK=1 runs every
+workload at small sizes. --variants times your own variants beside the built-ins;
+--render-only FILE renders an existing JSON file. --publish, in a source checkout only, runs the
+checkout's bench/report.py --publish instead (what make bench does): a complete run rewrites
+docs/benchmarks.md and .png. The exit status is 0, or 2 when a benchmark failed or the run
+could not be rendered (or published)."""
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
     from lr_variants.cli import _common as c
 
     p.add_argument(
+        "--out",
+        metavar="DIR",
+        default=".",
+        help="the folder that gets the results (created if missing; default: the current one)",
+    )
+    p.add_argument(
         "--render-only",
         metavar="FILE",
-        help="only render docs/benchmarks.md and .png from this pytest-benchmark JSON file",
+        help="run nothing: render this pytest-benchmark JSON file into --out",
     )
-    c.flag(p, "--publish", "passed on to bench/report.py")
+    c.flag(
+        p,
+        "--publish",
+        "in a source checkout: run its bench/report.py --publish (a complete run rewrites "
+        "docs/benchmarks.md); refused elsewhere",
+    )
     p.add_argument(
         "--variants",
         metavar="SPEC,...",
         default="",
         help="also time these plug-in variants (registered names or package.module:attribute, "
-        "imported from the current directory) beside the built-ins; such a run is never "
-        "published",
+        "imported from the current directory) beside the built-ins",
     )
     p.add_argument(
         "pytest_args", nargs="*", help="more pytest arguments, after --: e.g. -- -k article"
@@ -42,36 +61,109 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 def find_checkout(start: Path) -> Path | None:
     """The nearest folder at or above ``start`` holding ``bench/report.py`` and
-    ``pyproject.toml``."""
+    ``pyproject.toml``: a source checkout of lr_variants."""
     for folder in (start, *start.parents):
         if (folder / "bench" / "report.py").is_file() and (folder / "pyproject.toml").is_file():
             return folder
     return None
 
 
-def run(args: argparse.Namespace) -> int:
-    here = Path.cwd()
+def _publish(args: argparse.Namespace, here: Path, changes: dict[str, str]) -> int:
+    """``bench/report.py --publish`` of the source checkout at or above ``here``."""
     root = find_checkout(here)
     if root is None:
         raise ValueError(
-            "the benchmarks need a source checkout of lr_variants (a folder holding "
-            f"bench/report.py and pyproject.toml); none at or above {str(here)!r}"
+            "--publish rewrites docs/benchmarks.md of a source checkout of lr_variants (a folder "
+            f"holding bench/report.py and pyproject.toml); none at or above {str(here)!r}"
         )
-    cmd = [sys.executable, "bench/report.py"]
+    cmd = [sys.executable, "bench/report.py", "--publish"]
+    if args.render_only is not None:
+        cmd += ["--render-only", os.path.abspath(args.render_only)]  # the user's cwd, not root
+    if args.pytest_args:
+        cmd += ["--", *args.pytest_args]
+    with _environment(changes):
+        return subprocess.run(cmd, cwd=root, check=False).returncode
+
+
+def suite() -> Path:
+    """The folder of the installed benchmark suite (``lr_variants._bench``)."""
+    spec = importlib.util.find_spec("lr_variants._bench")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("the benchmark suite (lr_variants._bench) is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _needs(module: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(
+            f'lr-variants bench needs {module}; install it with: pip install "lr_variants[bench]"'
+        )
+
+
+@contextmanager
+def _environment(changes: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``changes`` while the suite runs (its pytest inherits them)."""
+    before = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def _on_path(folder: Path) -> Iterator[None]:
+    """``folder`` first on ``sys.path`` for the block only."""
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+
+
+def run(args: argparse.Namespace) -> int:
+    here = Path.cwd()
+    out = Path(args.out)
+    if not args.out or (out.exists() and not out.is_dir()):
+        raise ValueError(f"--out must be a folder; got {args.out!r}")
+    argv: list[str] = []
     if args.render_only is not None:
         if not args.render_only:
             raise ValueError("--render-only must name a JSON file; got an empty string")
-        cmd += ["--render-only", os.path.abspath(args.render_only)]  # the user's cwd, not root
-    if args.publish:
-        cmd.append("--publish")
+        if args.pytest_args:
+            raise ValueError("--render-only runs nothing: pytest arguments make no sense with it")
+        argv += ["--render-only", os.path.abspath(args.render_only)]
+    else:
+        _needs("pytest")
+        _needs("pytest_benchmark")
+    _needs("matplotlib")
     if args.pytest_args:
-        cmd += ["--", *args.pytest_args]
-    env = dict(os.environ)
+        argv += ["--", *args.pytest_args]
+    changes = {}
     if args.variants:
         from lr_variants.specs import check_labels
 
         check_labels([v.strip() for v in args.variants.split(",")], "--variants")
-        # the benchmarks run in the checkout: plug-in modules are found from here, as for compare
-        env["LR_BENCH_VARIANTS"] = args.variants
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(here), env.get("PYTHONPATH")]))
-    return subprocess.run(cmd, cwd=root, env=env, check=False).returncode
+        # the plug-ins are imported from the user's folder, as for compare
+        changes["LR_BENCH_VARIANTS"] = args.variants
+        path = os.environ.get("PYTHONPATH")
+        changes["PYTHONPATH"] = os.pathsep.join(filter(None, [str(here), path]))
+    if args.publish:
+        return _publish(args, here, changes)
+    folder = suite()
+    out.mkdir(parents=True, exist_ok=True)
+    # the report's modules import each other by their bare names, as they do in bench/: the
+    # suite's folder is on sys.path while they run, and only then (a process started later,
+    # e.g. by multiprocessing, must not find the suite's test modules before its own)
+    with _environment(changes), _on_path(folder):
+        report = importlib.import_module("lr_variants._bench.report")
+        # bench/report.py writes beside the suite (bench/results/) and runs pytest from the
+        # checkout; installed, both are this folder: the results go to --out, pytest runs there
+        for name in ("RESULTS", "REPO"):
+            setattr(report, name, out.resolve())
+        status: int = report.main(argv)
+    return status

@@ -33,7 +33,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     X, y = c.load(args)
-    sol = solver.solve(X, y, l2=args.weight_decay, tol=args.tol, max_iter=args.max_iter)
+    sol = solver.solve(X, y, weight_decay=args.weight_decay, tol=args.tol, max_iter=args.max_iter)
     fields = {
         "w": sol.w.tolist(),
         "b": sol.b,
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> None:
     names = [f"w[{i}]" for i in range(len(sol.w))] + ["b"]
     se = sol.standard_errors
     iterations = f"{sol.n_iter} iterations, max |gradient| {sol.grad_norm:.3g}"
-    lines = [f"Newton (IRLS), l2 = {args.weight_decay}: {iterations}"]
+    lines = [f"Newton (IRLS), weight_decay = {args.weight_decay}: {iterations}"]
     lines.append(f"{'':<8} {'estimate':>14}" + (f" {'std. error':>12}" if se is not None else ""))
     for i, (name, value) in enumerate(zip(names, [*sol.w, sol.b], strict=True)):
         lines.append(f"{name:<8} {value:>14.8g}" + (f" {se[i]:>12.4g}" if se is not None else ""))

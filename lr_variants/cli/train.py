@@ -35,8 +35,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
         p,
         "module",
         VARIANTS,
-        f"the variant (default: module), a registered plug-in's name, or {c.PLUGIN} naming a "
-        "variant factory or gradient function",
+        "the variant: a built-in (the names in braces; default: module), a registered plug-in's "
+        f"name, or {c.PLUGIN} naming a variant factory or gradient function, imported from the "
+        "current directory (e.g. mymod:grad)",
     )
     c.add_impl_option(p, IMPLS, "textbook", "the implementation (default: textbook)")
     c.add_training_options(p)

@@ -1,4 +1,5 @@
-"""Every variant trained the same way on the same data, side by side: :func:`compare`.
+"""Every variant trained the same way on the same data, side by side:
+[`compare`][lr_variants.compare.compare].
 
 ```python
 >>> import lr_variants as lv
@@ -14,8 +15,8 @@ True
 Each model starts from the same parameters and sees the same batches; the result holds, per
 variant and implementation, the final parameters, loss, accuracy and training time, the largest
 parameter difference from a reference run (numpy's textbook implementation when it ran) and,
-where the objective has an exact minimizer (:func:`lr_variants.solver.solve`), the distance from
-it. :func:`compare_article` holds every variant in article-exact mode against the reference
+where the objective has an exact minimizer ([`lr_variants.solver.solve`][]), the distance from
+it. ``compare_article`` holds every variant in article-exact mode against the reference
 article's own script. ``lr-variants compare`` prints these results (``to_text``, ``to_dict``).
 
 One job per module: ``_run`` computes a comparison, ``_records`` holds its results,

@@ -1,8 +1,8 @@
 """The article comparison, an adapter on the comparison core: every variant in article-exact
-mode (:func:`article_options`, the article's batch order) beside the reference article's own
-script (:func:`compare_article`).
+mode (``article_options``, the article's batch order) beside the reference article's own
+script (``compare_article``).
 
-The article's specifics live here and in :mod:`lr_variants.article` (its draws and its
+The article's specifics live here and in ``lr_variants.article`` (its draws and its
 script), not in the core: which variants train on the article's loss is read from their
 declarations (those whose ``options`` list ``loss="sigmoid_bce"``), never from their names.
 """
@@ -36,9 +36,9 @@ ARTICLE_LOSS = "sigmoid_bce"  # nn.BCELoss()(torch.sigmoid(z), y), as the articl
 
 
 def article_options(name: str) -> dict[str, Any]:
-    """The :func:`lr_variants.create` options that put variant ``name`` in article-exact mode:
-    ``init="article"`` (``nn.Linear``'s draws after ``torch.manual_seed(seed)``) and, where the
-    variant declares that it takes ``loss="sigmoid_bce"``, the article's loss."""
+    """The [`lr_variants.create`][lr_variants.registry.create] options that put variant ``name`` in
+    article-exact mode: ``init="article"`` (``nn.Linear``'s draws after ``torch.manual_seed(seed)``)
+    and, where the variant declares that it takes ``loss="sigmoid_bce"``, the article's loss."""
     options: dict[str, Any] = {"init": "article"}
     if ARTICLE_LOSS in capabilities(name).options.get("loss", ()):
         options["loss"] = ARTICLE_LOSS
@@ -65,9 +65,9 @@ def compare_article(
 ) -> ArticleComparison:
     """Every variant in article-exact mode (the article's data, initial parameters, batch order
     and, where a variant declares it, loss; float32, plain SGD) beside the reference article's
-    own script (:func:`lr_variants.article.run_article_script`, run after the variants), each
+    own script (``lr_variants.article.run_article_script``, run after the variants), each
     held against the script's printed losses and final parameters. Options as
-    :func:`lr_variants.compare`; ``impls`` defaults to the textbook forms, the article's
+    [`lr_variants.compare`][]; ``impls`` defaults to the textbook forms, the article's
     recipe."""
     from lr_variants.article import run_article_script
 

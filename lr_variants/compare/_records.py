@@ -1,6 +1,7 @@
-"""What a comparison holds: one :class:`Result` per run, a :class:`Comparison` of them, and an
-:class:`ArticleComparison` beside the reference article's script. Data only; the text and JSON
-forms are :mod:`lr_variants.compare._render`'s."""
+"""What a comparison holds: one [`Result`][lr_variants.compare.Result] per run, a
+[`Comparison`][lr_variants.compare.Comparison] of them, and an ``ArticleComparison`` beside the
+reference article's script. Data only; the text and JSON forms are
+``lr_variants.compare._render``'s."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ class Result:
 
 @dataclass(frozen=True)
 class Failure:
-    """A run that failed because its plug-in did (:class:`lr_variants._contain.PluginError`):
+    """A run that failed because its plug-in did (``lr_variants._contain.PluginError``):
     the ``variant``, ``impl``, the ``phase`` it failed in and the ``error`` in one line."""
 
     variant: str
@@ -87,10 +88,10 @@ class Failure:
 
 @dataclass(frozen=True)
 class Comparison:
-    """What :func:`compare` returns: the ``settings`` that shaped the runs, one :class:`Result`
-    per model run, the exact ``optimum`` of the objective or, when there is none,
-    ``optimum_error`` saying why, ``skipped``: the implementations left out, with why, and
-    ``failed``: the runs whose plug-in failed (:func:`lr_variants.compare` with
+    """What [`compare`][lr_variants.compare] returns: the ``settings`` that shaped the runs, one
+    [`Result`][lr_variants.compare.Result] per model run, the exact ``optimum`` of the objective or,
+    when there is none, ``optimum_error`` saying why, ``skipped``: the implementations left out,
+    with why, and ``failed``: the runs whose plug-in failed ([`lr_variants.compare`][] with
     ``keep_going=True``)."""
 
     settings: dict[str, Any]
@@ -117,9 +118,10 @@ class Comparison:
 
 @dataclass(frozen=True)
 class ArticleComparison:
-    """What :func:`compare_article` returns: ``settings``, the article script's own run
-    (``article``: :class:`lr_variants.article.ArticleRun`) and one :class:`Result` per model,
-    each with ``printed_losses`` and its differences from the script's prints and parameters."""
+    """What ``compare_article`` returns: ``settings``, the article script's own run
+    (``article``: ``lr_variants.article.ArticleRun``) and one [`Result`][lr_variants.compare.Result]
+    per model, each with ``printed_losses`` and its differences from the script's prints and
+    parameters."""
 
     settings: dict[str, Any]
     article: Any

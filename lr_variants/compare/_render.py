@@ -18,7 +18,7 @@ _OPTIONAL = (
 
 
 def result_dict(r: Result) -> dict[str, Any]:
-    """A :class:`~lr_variants.compare.Result`'s JSON fields; the optional ones only where they
+    """A [`Result`][lr_variants.compare.Result]'s JSON fields; the optional ones only where they
     apply."""
     out = {
         "variant": r.variant,

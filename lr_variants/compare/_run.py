@@ -1,6 +1,7 @@
-"""Computing a comparison: every variant trained the same way on the same data (:func:`compare`),
-and the pieces the article comparison and ``lr-variants train`` share (:func:`make_models`,
-:func:`run_all`, :func:`torch_threads`). Rendering is :mod:`lr_variants.compare._render`'s."""
+"""Computing a comparison: every variant trained the same way on the same data
+([`compare`][lr_variants.compare.compare]), and the pieces the article comparison and ``lr-variants
+train`` share (``make_models``, ``run_all``, ``torch_threads``). Rendering is
+``lr_variants.compare._render``'s."""
 
 from __future__ import annotations
 
@@ -38,19 +39,19 @@ PLUGIN = "package.module:attribute"  # a variant given by its factory or gradien
 @contextlib.contextmanager
 def torch_threads(threads: int | None, n_values: int) -> Iterator[int | None]:
     """For the duration: the CPU threads of torch and NumPy's BLAS as the one thread policy
-    says (:mod:`lr_variants._threads`) for batches of ``n_values`` values: ``threads`` if given
+    says (``lr_variants._threads``) for batches of ``n_values`` values: ``threads`` if given
     (and for every ``train`` inside), else ``LR_VARIANTS_THREADS``, else 1 under
-    :data:`SMALL_DATA` values and all the CPUs above; restored afterwards. Yields the number in
+    ``SMALL_DATA`` values and all the CPUs above; restored afterwards. Yields the number in
     force, or ``None`` if torch is not imported (call it after creating the models)."""
     with thread_scope(check_threads(threads), n_values) as decision:
         yield decision.threads if "torch" in sys.modules else None
 
 
 def variant_names(names: Sequence[str] | None) -> list[str]:
-    """``names`` (default: :data:`VARIANTS`) as registered variant names, at least one: each a
-    name :func:`lr_variants.variants` lists or a plug-in ``package.module:attribute`` (or
-    ``label=package.module:attribute``), imported and registered
-    (:func:`lr_variants.specs.resolve_all`)."""
+    """``names`` (default: ``VARIANTS``) as registered variant names, at least one: each a
+    name [`lr_variants.variants`][lr_variants.registry.variants] lists or a plug-in
+    ``package.module:attribute`` (or ``label=package.module:attribute``), imported and registered
+    (``lr_variants.specs.resolve_all``)."""
     names = list(VARIANTS if names is None else names)
     if not names:
         raise ValueError(f"variants must name at least one of {VARIANTS}; got none")
@@ -69,17 +70,18 @@ def make_models(
     failed: list[Failure] | None = None,
     **options: Any,
 ) -> tuple[list[Model], list[str]]:
-    """The models :func:`compare` trains, every option checked before any training: each of
-    ``variants`` in each of ``impls`` it offers (:func:`lr_variants.impls`), in that order, made
-    by :func:`lr_variants.create` with ``options`` (``variants`` as :func:`variant_names`
-    takes them) and, where given, ``extra(name)``: more options per variant (the article
-    adapter's, :func:`lr_variants.compare.article_options`).
+    """The models [`compare`][lr_variants.compare.compare] trains, every option checked before any
+    training: each of ``variants`` in each of ``impls`` it offers
+    ([`lr_variants.impls`][lr_variants.registry.impls]), in that order, made by
+    [`lr_variants.create`][lr_variants.registry.create] with ``options`` (``variants`` as
+    ``variant_names`` takes them) and, where given, ``extra(name)``: more options per variant (the
+    article adapter's, ``lr_variants.compare.article_options``).
 
     Returns ``(models, skipped)``. A fast implementation whose module cannot be loaded is left
     out and named in ``skipped`` when ``impls`` also holds ``"textbook"``, and so is a variant
     whose optional extra is not installed (numba) when others run beside it; asked for alone,
     its ``ImportError`` is raised. With a list ``failed``, a plug-in whose factory fails
-    (:class:`lr_variants._contain.PluginError`) is recorded there and left out."""
+    (``lr_variants._contain.PluginError``) is recorded there and left out."""
     names = variant_names(variants)
     wanted = list(impls)
     if not wanted:
@@ -161,7 +163,7 @@ def run_all(
     failed: list[Failure] | None = None,
 ) -> list[tuple[Result, History]]:
     """Train each of ``models`` in turn: each one's result and history. Call it
-    inside :func:`torch_threads`; NumPy's overflow warnings are silenced, as a diverging run is
+    inside ``torch_threads``; NumPy's overflow warnings are silenced, as a diverging run is
     reported by FloatingPointError and they would only add lines before that one. With a list
     ``failed``, a run whose plug-in fails is recorded there and the others go on."""
     runs = []
@@ -193,22 +195,17 @@ def _result(model: Model, history: History, X: F64, y: F64) -> Result:
     )
 
 
-def _no_optimum(exc: ValueError) -> str:
-    # the solver names its penalty l2; compare's (and the command line's) is weight_decay
-    return str(exc).replace("pass l2 > 0", "pass weight_decay > 0")
-
-
 def optimum(X: F64, y: F64, weight_decay: float) -> tuple[solver.Solution | None, str]:
     """The exact minimizer of ``mean BCE + (weight_decay / 2) ||w||^2`` on ``(X, y)``, or
     ``None`` and why there is none (separated data, a rank-deficient ``X`` without a
     penalty)."""
     try:
         with np.errstate(all="ignore"):
-            return solver.solve(X, y, l2=weight_decay), ""
+            return solver.solve(X, y, weight_decay=weight_decay), ""
     except solver.SeparationError as exc:
-        return None, f"none to compare with: {_no_optimum(exc)}"
+        return None, f"none to compare with: {exc}"
     except ValueError as exc:  # rank problems: a constant or repeated column, too few rows
-        return None, f"none: {_no_optimum(exc)}"
+        return None, f"none: {exc}"
 
 
 def compare(
@@ -233,23 +230,24 @@ def compare(
     callback: Callback | None = None,
     keep_going: bool = False,
 ) -> Comparison:
-    """Train each of ``variants`` (default: every one of :data:`lr_variants.VARIANTS`) in each
-    implementation of ``impls`` it offers (default ``("textbook", "fast")``: every variant as
-    written from the textbook, plus its fast form where it has one; a fast form that cannot be
-    imported is then skipped and named in ``Comparison.skipped``) on ``(X, y)``, with the same
-    initial parameters (from ``seed``) and batches, and compare the results.
+    """Train each of ``variants`` (default: every one of
+    [`lr_variants.VARIANTS`][lr_variants.registry.VARIANTS]) in each implementation of ``impls`` it
+    offers (default ``("textbook", "fast")``: every variant as written from the textbook, plus its
+    fast form where it has one; a fast form that cannot be imported is then skipped and named in
+    ``Comparison.skipped``) on ``(X, y)``, with the same initial parameters (from ``seed``) and
+    batches, and compare the results.
 
-    Training options are those of :func:`lr_variants.create` and :func:`lr_variants.train`;
-    ``standardize`` z-scores every feature first (:func:`lr_variants.data.standardize`);
-    ``threads`` sets the CPU threads for the run (default: ``LR_VARIANTS_THREADS``, else 1 for
-    batches of under a million values, all the CPUs above; :func:`torch_threads`).
-    ``data_label`` names the data in ``settings``. ``callback(model, epoch, loss)``, if given,
-    is called with epoch 0 and the model's loss before each model trains, then after each of
-    its epochs with that epoch's loss.
+    Training options are those of [`lr_variants.create`][lr_variants.registry.create] and
+    [`lr_variants.train`][lr_variants.training.train]; ``standardize`` z-scores every feature first
+    ([`lr_variants.data.standardize`][]); ``threads`` sets the CPU threads for the run (default:
+    ``LR_VARIANTS_THREADS``, else 1 for batches of under a million values, all the CPUs above;
+    ``torch_threads``). ``data_label`` names the data in ``settings``. ``callback(model, epoch,
+    loss)``, if given, is called with epoch 0 and the model's loss before each model trains, then
+    after each of its epochs with that epoch's loss.
 
     The reference for ``max_abs_param_diff`` and ``time_ratio`` is numpy's textbook
     implementation when it ran, else the first run. A plug-in that fails raises its
-    :class:`~lr_variants._contain.PluginError`; with ``keep_going``, it is recorded in
+    ``PluginError``; with ``keep_going``, it is recorded in
     ``Comparison.failed`` instead and the other runs go on (raised only when every run failed).
     Raises ``FloatingPointError`` naming the run if training diverges, and
     ``ValueError``/``TypeError`` for a bad argument, before any training.
@@ -294,7 +292,9 @@ def compare(
         }
         if best is not None:  # how far SGD stopped from the exact minimizer of its objective
             extra["optimum_distance"] = float(np.max(np.abs(r.theta - np.append(best.w, best.b))))
-            extra["loss_gap"] = solver.objective(X64, y64, r.w, r.b, l2=weight_decay) - best.loss
+            extra["loss_gap"] = (
+                solver.objective(X64, y64, r.w, r.b, weight_decay=weight_decay) - best.loss
+            )
         finished.append(dataclasses.replace(r, **extra))
     run = {"dtype": dtype, "device": device, "article": False, "standardize": standardize}
     given = train_options | {"lr": lr} | run | sgd

@@ -11,18 +11,20 @@ For a batch ``(X, y)`` of ``N`` rows and parameters ``(w, b)``, with ``z = X w +
     dL/dz = (p - y) / N,      dL/dw = X^T dL/dz,      dL/db = sum dL/dz
     dL/dp = (p - y) / (N p (1 - p))        (where the graph goes through p: nn.BCELoss)
 
-:func:`explain` builds a variant's graph for one loss evaluation through the public
-:class:`~lr_variants.Model` API (``model.loss_graph``) and records every node: its operation,
-what it saved for the backward pass, the gradient it received and the gradient it sent to each
-input (captured by hooks while ``backward()`` runs). Each gradient is mapped to the chain-rule
-term it must equal, compared, and the first node (from the loss down) that disagrees is named.
-The :class:`Explanation` renders as text (``to_text(verbose=False)``), JSON-ready values
-(``to_dict``), Graphviz DOT (``to_dot``) and a picture of the graph drawn by this package
-(``to_svg``, ``to_png`` with matplotlib, ``save_image(path)``). :func:`per_sample_gradients`
-and :func:`hessian` compute the per-row gradients and the Hessian with ``torch.func``;
-:func:`analytic_per_sample_gradients` and :func:`analytic_hessian` are their closed forms;
-:func:`forward_mode` computes the gradient by forward mode (``torch.func.jvp``, one pass per
-parameter) beside reverse mode.
+[`explain`][lr_variants.explain.explain] builds a variant's graph for one loss evaluation through
+the public [`Model`][lr_variants._model.Model] API (``model.loss_graph``) and records every node:
+its operation, what it saved for the backward pass, the gradient it received and the gradient it
+sent to each input (captured by hooks while ``backward()`` runs). Each gradient is mapped to the
+chain-rule term it must equal, compared, and the first node (from the loss down) that disagrees is
+named. The [`Explanation`][lr_variants.explain.Explanation] renders as text
+(``to_text(verbose=False)``), JSON-ready values (``to_dict``), Graphviz DOT (``to_dot``) and a
+picture of the graph drawn by this package (``to_svg``, ``to_png`` with matplotlib,
+``save_image(path)``). [`per_sample_gradients`][lr_variants.explain.per_sample_gradients] and
+[`hessian`][lr_variants.explain.hessian] compute the per-row gradients and the Hessian with
+``torch.func``; [`analytic_per_sample_gradients`][lr_variants.explain.analytic_per_sample_gradients]
+and [`analytic_hessian`][lr_variants.explain.analytic_hessian] are their closed forms;
+[`forward_mode`][lr_variants.explain.forward_mode] computes the gradient by forward mode
+(``torch.func.jvp``, one pass per parameter) beside reverse mode.
 
 Torch's saved tensors are found with its public ``saved_tensors_hooks``; only the slot names
 (``self``, ``mat1``) and non-tensor values (``reduction``, ``alpha``, sizes) a node keeps are

@@ -53,7 +53,7 @@ def forward_mode(X: Any, y: Any, w: Any, b: Any, *, dtype: str = "float64") -> d
 
 
 def forward_mode_text(r: dict[str, Any]) -> str:
-    """:func:`forward_mode`'s result as text."""
+    """[`forward_mode`][lr_variants.explain.forward_mode]'s result as text."""
     return "\n".join(
         [
             f"gradient of L in (w, b) by forward mode, torch.func.jvp with each unit tangent "

@@ -1,10 +1,10 @@
 """Reading one loss evaluation's backward graph, torch's or the scratch engine's, node by node.
 
-Both readers go through the public :class:`~lr_variants.Model` API only: ``model.loss_graph``
-(the variant's own graph, :class:`~lr_variants.protocol.LossGraph`) and ``model.prepare`` (the
-data as the variant's arrays). For every node they record its operation, the forward quantity
-it computed (``"L"``, ``"z"``, ``"w"``, ...), what it saved for the backward pass, the gradient
-it received and the gradient it sent to each input while ``backward()`` ran.
+Both readers go through the public [`Model`][lr_variants._model.Model] API only:
+``model.loss_graph`` (the variant's own graph, [`LossGraph`][lr_variants.protocol.LossGraph]) and
+``model.prepare`` (the data as the variant's arrays). For every node they record its operation, the
+forward quantity it computed (``"L"``, ``"z"``, ``"w"``, ...), what it saved for the backward pass,
+the gradient it received and the gradient it sent to each input while ``backward()`` ran.
 
 Torch's graph is read through public hooks: ``grad_fn.next_functions`` for its shape,
 ``Node.register_prehook`` / ``Node.register_hook`` for the gradients, and
@@ -12,7 +12,7 @@ Torch's graph is read through public hooks: ``grad_fn.next_functions`` for its s
 tensor autograd saves during the forward pass, its unpack hook which node reads each one back
 during ``backward()``. Torch's names for the slots (``self``, ``target``, ``mat1``) and the
 non-tensor values a node keeps (``reduction``, ``alpha``, sizes) have no public accessor: they
-are read in one place, :func:`_torch_slots`.
+are read in one place, ``_torch_slots``.
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ class _SavedTensors:
         """``node``'s saved tensors by slot name, summarized, and its non-tensor values.
 
         The tensors are those ``node`` unpacked in ``backward()``; a slot read by
-        :func:`_torch_slots` gives the name of the tensor sharing its storage and shape.
+        ``_torch_slots`` gives the name of the tensor sharing its storage and shape.
         """
         import torch
 

@@ -1,5 +1,5 @@
-"""A :class:`~lr_variants.explain._picture.Scene` drawn as SVG (written here, no dependency) or
-as PNG (the same shapes through matplotlib, the ``plot`` extra); :func:`save` writes either
+"""A ``Scene`` drawn as SVG (written here, no dependency) or
+as PNG (the same shapes through matplotlib, the ``plot`` extra); ``save`` writes either
 atomically.
 
 The SVG is text built from the scene's coordinates, each written with one decimal, so the same

@@ -1,6 +1,6 @@
-"""An :class:`~lr_variants.explain.Explanation`'s backward graph as a picture: boxes, text and
-curves placed by :mod:`lr_variants.explain._layout`, drawn as SVG or PNG by
-:mod:`lr_variants.explain._image`.
+"""An [`Explanation`][lr_variants.explain.Explanation]'s backward graph as a picture: boxes, text
+and curves placed by ``lr_variants.explain._layout``, drawn as SVG or PNG by
+``lr_variants.explain._image``.
 
 What it shows is what the DOT rendering shows: one box per node (``#k``, the operation, the
 quantity its forward operation computed), the tensors it saved (slot name, what the tensor is,
@@ -86,7 +86,7 @@ class Scene:
 
 
 def number(value: Any) -> str:
-    """A gradient as drawn: :data:`DIGITS` significant digits, at most 6 entries."""
+    """A gradient as drawn: ``DIGITS`` significant digits, at most 6 entries."""
     return fmt(value, DIGITS)
 
 

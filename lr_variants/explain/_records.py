@@ -1,7 +1,8 @@
 """What an explanation holds: the checked nodes of one backward graph and the hand-derived terms.
 
-Frozen dataclasses only; :mod:`lr_variants.explain._render` turns an :class:`Explanation` into
-text, JSON-ready dicts and Graphviz DOT, :mod:`lr_variants.explain._image` into SVG and PNG.
+Frozen dataclasses only; ``lr_variants.explain._render`` turns an
+[`Explanation`][lr_variants.explain.Explanation] into text, JSON-ready dicts and Graphviz DOT,
+``lr_variants.explain._image`` into SVG and PNG.
 """
 
 from __future__ import annotations
@@ -77,8 +78,13 @@ class Term:
 
 @dataclass(frozen=True)
 class Explanation:
-    """What :func:`lr_variants.explain.explain` found; :meth:`to_text`, :meth:`to_dict`,
-    :meth:`to_dot`, :meth:`to_svg`, :meth:`to_png` and :meth:`save_image` render it."""
+    """What [`lr_variants.explain.explain`][] found;
+    [`to_text`][lr_variants.explain.Explanation.to_text],
+    [`to_dict`][lr_variants.explain.Explanation.to_dict],
+    [`to_dot`][lr_variants.explain.Explanation.to_dot],
+    [`to_svg`][lr_variants.explain.Explanation.to_svg],
+    [`to_png`][lr_variants.explain.Explanation.to_png] and
+    [`save_image`][lr_variants.explain.Explanation.save_image] render it."""
 
     variant: str
     loss: str
@@ -130,17 +136,19 @@ class Explanation:
         return _render.dot(self)
 
     def to_svg(self) -> str:
-        """The graph as an SVG picture, laid out like :meth:`to_dot` (the loss at the top,
-        gradients flowing down to the leaves, what disagrees with the chain rule in red), drawn
-        by this package: no Graphviz needed. Each gradient is rounded to 3 significant digits;
-        saved tensors show their name, dtype and shape."""
+        """The graph as an SVG picture, laid out like
+        [`to_dot`][lr_variants.explain.Explanation.to_dot] (the loss at the top, gradients flowing
+        down to the leaves, what disagrees with the chain rule in red), drawn by this package: no
+        Graphviz needed. Each gradient is rounded to 3 significant digits; saved tensors show their
+        name, dtype and shape."""
         from lr_variants.explain import _image, _picture  # loaded only to draw
 
         return _image.svg(_picture.scene(self))
 
     def to_png(self) -> bytes:
-        """The picture of :meth:`to_svg` as PNG bytes, drawn by matplotlib (the ``plot`` extra:
-        ``pip install 'lr_variants[plot]'``; ``ImportError`` without it)."""
+        """The picture of [`to_svg`][lr_variants.explain.Explanation.to_svg] as PNG bytes, drawn by
+        matplotlib (the ``plot`` extra: ``pip install 'lr_variants[plot]'``; ``ImportError`` without
+        it)."""
         from lr_variants.explain import _image, _picture
 
         return _image.png(_picture.scene(self))

@@ -1,4 +1,5 @@
-"""An :class:`~lr_variants.explain.Explanation` as text, as JSON-ready values, and as Graphviz DOT.
+"""An [`Explanation`][lr_variants.explain.Explanation] as text, as JSON-ready values, and as
+Graphviz DOT.
 
 Numbers are shown with 4 significant digits (3 on DOT edges), at most 6 entries per row.
 """
@@ -31,7 +32,7 @@ ARGUMENTS_NOTE = (
 
 
 def text(e: Explanation, verbose: bool = False) -> str:
-    """The report of :meth:`Explanation.to_text`."""
+    """The report of ``Explanation.to_text``."""
     t = e.term
     lines = [
         f"variant {e.variant}, loss {e.loss}: {LOSS_FORMS[e.loss]}",
@@ -178,7 +179,7 @@ def _dot(s: str) -> str:
 
 
 def to_dict(e: Explanation) -> dict[str, Any]:
-    """:meth:`Explanation.to_dict`: every field, the verdict, and each node with its checks."""
+    """``Explanation.to_dict``: every field, the verdict, and each node with its checks."""
     first = e.first_mismatch
     out = {
         "variant": e.variant,

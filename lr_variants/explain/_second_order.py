@@ -50,8 +50,9 @@ def per_sample_gradients(X: Any, y: Any, w: Any, b: Any, *, dtype: str = "float6
     """Row ``i``: the gradient of row ``i``'s own loss ``l_i = softplus(z_i) - y_i z_i`` in
     ``theta = (w, b)``, shape ``(N, D + 1)``, by ``torch.func.vmap(torch.func.grad(l))``.
 
-    Analytically ``(p_i - y_i) [x_i, 1]`` (:func:`analytic_per_sample_gradients`); their mean
-    is the batch gradient.
+    Analytically ``(p_i - y_i) [x_i, 1]``
+    ([`analytic_per_sample_gradients`][lr_variants.explain.analytic_per_sample_gradients]); their
+    mean is the batch gradient.
     """
     import torch
     import torch.nn.functional as F
@@ -76,8 +77,9 @@ def hessian(X: Any, y: Any, w: Any, b: Any, *, dtype: str = "float64") -> F64:
     """The Hessian of the mean loss in ``theta = (w_1, ..., w_D, b)``, shape ``(D+1, D+1)``,
     by ``torch.func.hessian`` (forward-over-reverse).
 
-    Analytically ``X~^T diag(p (1 - p)) X~ / N`` with ``X~ = [X, 1]`` (:func:`analytic_hessian`):
-    positive semi-definite, so the loss is convex.
+    Analytically ``X~^T diag(p (1 - p)) X~ / N`` with ``X~ = [X, 1]``
+    ([`analytic_hessian`][lr_variants.explain.analytic_hessian]): positive semi-definite, so the
+    loss is convex.
     """
     import torch
     from torch.func import hessian as torch_hessian
@@ -125,7 +127,7 @@ def second_order(X: Any, y: Any, w: Any, b: Any) -> dict[str, Any]:
 
 
 def second_order_text(r: dict[str, Any]) -> str:
-    """:func:`second_order`'s result as text."""
+    """[`second_order`][lr_variants.explain.second_order]'s result as text."""
     return "\n".join(
         [
             "per-row gradients of l_i in (w, b), torch.func.vmap(torch.func.grad(l)), float64:",

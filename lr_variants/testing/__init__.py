@@ -5,25 +5,27 @@
 >>> from_gradient(my_loss_and_gradient, "mine")         # doctest: +SKIP
 >>> print(check_variant("mine"))                          # doctest: +SKIP
 
-:func:`check_variant` runs every check (:data:`CHECKS`) on a variant (any name
-``lr_variants.variants()`` lists) in each dtype, on inputs Hypothesis draws and then on a tier of
-edge cases that always runs (logits past every overflow threshold, up to 1,024 rows and 64
-features, feature scales from 1e-3 to 1e3: :mod:`lr_variants.testing.strategies`). It raises
-:class:`ConformanceError` with one block per root cause (the failed check, its smallest failing
-input, the reference's value and the variant's, hints computed from the numbers, and the
-failures it explains), and also when nothing could be run; on success it returns a
-:class:`Report`. Non-determinism, and a variant that raises or calls ``sys.exit``, are findings
-like any other. Options a variant does not implement are declared with ``unsupported=``
-(default: :func:`declared_unsupported`); the checks that need them are "not applicable".
-:func:`variant_checks` yields the same checks one by one for ``pytest.mark.parametrize``::
+[`check_variant`][lr_variants.testing.check_variant] runs every check
+([`CHECKS`][lr_variants.testing.CHECKS]) on a variant (any name ``lr_variants.variants()`` lists) in
+each dtype, on inputs Hypothesis draws and then on a tier of edge cases that always runs (logits
+past every overflow threshold, up to 1,024 rows and 64 features, feature scales from 1e-3 to 1e3:
+``lr_variants.testing.strategies``). It raises
+[`ConformanceError`][lr_variants.testing.ConformanceError] with one block per root cause (the failed
+check, its smallest failing input, the reference's value and the variant's, hints computed from the
+numbers, and the failures it explains), and also when nothing could be run; on success it returns a
+[`Report`][lr_variants.testing.Report]. Non-determinism, and a variant that raises or calls
+``sys.exit``, are findings like any other. Options a variant does not implement are declared with
+``unsupported=`` (default: [`declared_unsupported`][lr_variants.testing.declared_unsupported]); the
+checks that need them are "not applicable". [`variant_checks`][lr_variants.testing.variant_checks]
+yields the same checks one by one for ``pytest.mark.parametrize``::
 
     @pytest.mark.parametrize("name, check", variant_checks("mine"))
     def test_conformance(name, check):
         check()
 
-The references are float64 formulas written in :mod:`lr_variants.testing.reference`, never
+The references are float64 formulas written in ``lr_variants.testing.reference``, never
 another variant; the tolerances are rounding-error bounds derived in
-:mod:`lr_variants.testing.bounds`, growing with ``N``, ``D`` and the size of the terms. Needs
+``lr_variants.testing.bounds``, growing with ``N``, ``D`` and the size of the terms. Needs
 Hypothesis: ``pip install 'lr_variants[test]'``.
 """
 

@@ -99,7 +99,7 @@ def _contexts(
     max_examples: int | None,
     unsupported: Collection[str] | None,
 ) -> tuple[list[Context], str]:
-    """One :class:`Context` per dtype, every argument checked; and why nothing can run (no CPU
+    """One ``Context`` per dtype, every argument checked; and why nothing can run (no CPU
     and no GPU for this variant), or ``""``."""
     variant = spec(name)  # ValueError for an unknown name
     check_choice(impl, "impl", IMPLS)
@@ -166,9 +166,10 @@ def variant_checks(
 ) -> list[tuple[str, Callable[[], None]]]:
     """``(check_name, check)`` pairs, one per check and dtype (``"loss/float64"``), for
     ``pytest.mark.parametrize("name, check", variant_checks("mine"))``; ``check()`` raises
-    :class:`ConformanceError` on failure or when it could run nothing, and calls
-    ``pytest.skip`` for a check that is not applicable (an option declared unsupported).
-    Arguments as :func:`check_variant`; they are checked here, at collection."""
+    [`ConformanceError`][lr_variants.testing.ConformanceError] on failure or when it could run
+    nothing, and calls ``pytest.skip`` for a check that is not applicable (an option declared
+    unsupported). Arguments as [`check_variant`][lr_variants.testing.check_variant]; they are
+    checked here, at collection."""
     contexts, why = _contexts(name, impl, dtypes, max_examples, unsupported)
     pairs: list[tuple[str, Callable[[], None]]] = []
     for ctx, full, check, tol in _plan(contexts):
@@ -214,20 +215,22 @@ def check_variant(
 ) -> Report:
     """Run every conformance check on variant ``name`` (``impl``: ``"textbook"``, or ``"fast"``
     where ``lr_variants.impls`` lists it) in each of ``dtypes``, with ``max_examples``
-    Hypothesis examples per full-cost property (default :data:`DEFAULT_MAX_EXAMPLES`; the
-    costlier checks run a fixed fraction of it) plus the edge-case tier
-    (:func:`lr_variants.testing.strategies.edge_problems` and its siblings), which always runs.
+    Hypothesis examples per full-cost property (default
+    [`DEFAULT_MAX_EXAMPLES`][lr_variants.testing.DEFAULT_MAX_EXAMPLES]; the costlier checks run a
+    fixed fraction of it) plus the edge-case tier (``lr_variants.testing.strategies.edge_problems``
+    and its siblings), which always runs.
 
     ``unsupported``: the ``create()`` options (``"dampening"``, ``"nesterov"``, ...) the
     variant does not implement; the checks that need one are reported "not applicable". By
-    default the variant's own declaration (:func:`declared_unsupported`). ``progress``, if
-    given, is called as ``progress(k, total, check_name, None)`` before each check and with its
-    :class:`CheckResult` after.
+    default the variant's own declaration
+    ([`declared_unsupported`][lr_variants.testing.declared_unsupported]). ``progress``, if given, is
+    called as ``progress(k, total, check_name, None)`` before each check and with its
+    [`CheckResult`][lr_variants.testing.CheckResult] after.
 
-    Returns the :class:`Report` when every check passes (or is not applicable); raises
-    :class:`ConformanceError` (its ``report`` attached) when a check fails, with one block per
-    root cause, or when nothing could be run (no device for the variant). ``ValueError`` for
-    bad arguments.
+    Returns the [`Report`][lr_variants.testing.Report] when every check passes (or is not
+    applicable); raises [`ConformanceError`][lr_variants.testing.ConformanceError] (its ``report``
+    attached) when a check fails, with one block per root cause, or when nothing could be run (no
+    device for the variant). ``ValueError`` for bad arguments.
     """
     contexts, why = _contexts(name, impl, dtypes, max_examples, unsupported)
     report = Report(

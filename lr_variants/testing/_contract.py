@@ -28,14 +28,14 @@ WARMUP = 3  # steps before the contract is examined, so that momentum buffers ex
 
 
 def momentum(ctx: Context) -> dict[str, Any]:
-    """:data:`MOMENTUM` without the options the variant declares unsupported."""
+    """``MOMENTUM`` without the options the variant declares unsupported."""
     if "momentum" in ctx.unsupported:
         return {}
     return {k: v for k, v in MOMENTUM.items() if k not in ctx.unsupported}
 
 
 def _warm(ctx: Context, run: S.Run, slot: int = 0, **options: Any) -> Model:
-    """A model of ``run`` (in ``slot``: distinct from the others) after :data:`WARMUP` steps
+    """A model of ``run`` (in ``slot``: distinct from the others) after ``WARMUP`` steps
     with momentum (``options`` added)."""
     p = run.problem
     model = ctx.at(p, slot=slot, lr=run.lr, **momentum(ctx), **options)

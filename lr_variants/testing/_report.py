@@ -173,7 +173,7 @@ class ConformanceError(AssertionError):
     """A variant failed conformance checks, or none could be run; the message has one block
     per root cause: the failed check with its smallest failing input, the reference's value
     and the variant's, hints from the numbers, and the failures it explains. ``report``: the
-    :class:`Report`."""
+    [`Report`][lr_variants.testing.Report]."""
 
     def __init__(self, message: str, report: Report | None = None) -> None:
         super().__init__(message)
@@ -182,8 +182,9 @@ class ConformanceError(AssertionError):
 
 @dataclass
 class Report:
-    """What :func:`lr_variants.testing.check_variant` ran: one :class:`CheckResult` per check.
-    ``str(report)`` is a table; :meth:`failure_message` the root causes; :meth:`to_dict` all
+    """What [`lr_variants.testing.check_variant`][] ran: one
+    [`CheckResult`][lr_variants.testing.CheckResult] per check. ``str(report)`` is a table;
+    [`failure_message`][lr_variants.testing.Report.failure_message] the root causes; ``to_dict`` all
     of it for machines."""
 
     variant: str

@@ -28,7 +28,7 @@ class Mismatch(AssertionError):
     """One input failed a check (raised inside a property, so Hypothesis shrinks it).
 
     ``what`` says what differs; ``case`` is the input (shown as ``input:``, named when it is an
-    :class:`~lr_variants.testing.strategies.Edge`); ``kind`` one of the kinds above;
+    ``Edge``); ``kind`` one of the kinds above;
     ``hints`` what the numbers suggest (filled as the failure is examined)."""
 
     def __init__(
@@ -58,7 +58,7 @@ class Skip(Exception):
 
 def _raised(exc: BaseException, case: Any) -> Mismatch:
     """The finding for a variant that raised ``exc`` (any exception, ``SystemExit`` included;
-    contained by the library, :class:`~lr_variants._contain.PluginError`, it is the exception
+    contained by the library, ``PluginError``, it is the exception
     the plug-in raised, or what was wrong with what it returned)."""
     if isinstance(exc, PluginError):
         if exc.original is None:
@@ -228,9 +228,9 @@ def check_close(
     tol32: Any = None,
     dtype: str = "",
 ) -> None:
-    """Raise :class:`Mismatch` unless ``|got - expected| <= tol`` elementwise (NaN fails),
+    """Raise ``Mismatch`` unless ``|got - expected| <= tol`` elementwise (NaN fails),
     naming the worst element; ``names`` say what ``expected`` and ``got`` are. ``n``,
-    ``tol32`` and ``dtype`` feed :func:`value_hints`."""
+    ``tol32`` and ``dtype`` feed ``value_hints``."""
     g, e, t = np.broadcast_arrays(
         np.asarray(got, np.float64), np.asarray(expected, np.float64), np.asarray(tol, np.float64)
     )
@@ -250,7 +250,7 @@ def check_close(
 
 
 def check_equal(quantity: str, got: Any, expected: Any, case: Any) -> None:
-    """Raise :class:`Mismatch` unless ``got`` and ``expected`` hold the same bits."""
+    """Raise ``Mismatch`` unless ``got`` and ``expected`` hold the same bits."""
     g, e = np.asarray(got, np.float64), np.asarray(expected, np.float64)
     if g.shape != e.shape or not np.array_equal(g.view(np.int64), e.view(np.int64)):
         raise Mismatch(
@@ -394,7 +394,7 @@ def run_property(
     shrunk by Hypothesis, then by each of ``reduce`` in turn (each gives smaller inputs,
     smallest first: the first that fails replaces it; e.g. fewer rows, then fewer features),
     examined with ``probes`` (pairs of a hint and a smaller input: the hint holds if the
-    smaller input passes), and raised as a :class:`Mismatch`. No exception of Hypothesis's own
+    smaller input passes), and raised as a ``Mismatch``. No exception of Hypothesis's own
     leaves this function."""
     n = max(1, round(ctx.max_examples * fraction))
     prop = _Property(ctx, body)

@@ -1,5 +1,5 @@
 """Checks of the optimizer: every ``torch.optim.SGD`` option over many steps against the
-float64 rule of :mod:`lr_variants.testing.reference`, and a zero-weight batch inside ``train``."""
+float64 rule of ``lr_variants.testing.reference``, and a zero-weight batch inside ``train``."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def reference_run(
     p: S.Problem, rule: SGDRule, batches: list[np.ndarray], weights: list[Weights] | None = None
 ) -> tuple[F64, F64]:
     """The float64 parameters ``(w, b)`` after each step (one row per step) and the bound
-    :func:`lr_variants.testing.bounds.trajectory_error` on a ``p.dtype`` run's distance from
+    ``lr_variants.testing.bounds.trajectory_error`` on a ``p.dtype`` run's distance from
     them. A batch whose weights are all zero contributes a zero gradient."""
     params: list[F64] = [p.w.copy(), np.array(p.b)]
     bufs: list[F64 | None] = [None, None]

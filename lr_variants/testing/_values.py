@@ -179,7 +179,7 @@ def _compare_probabilities(p: S.Problem, got: F64) -> None:
 
 def check_loss(ctx: Context) -> None:
     """The loss equals the float64 reference ``mean(logaddexp(0, z) - y z)`` within the derived
-    bound (:func:`lr_variants.testing.bounds.loss_error`), for ``|z|`` from 0 to near the
+    bound (``lr_variants.testing.bounds.loss_error``), for ``|z|`` from 0 to near the
     dtype's largest finite value."""
 
     def body(p: S.Problem) -> None:
@@ -197,7 +197,7 @@ def check_loss(ctx: Context) -> None:
 
 def check_gradients(ctx: Context) -> None:
     """``(dL/dw, dL/db)`` equal the reference ``X^T (sigmoid(z) - y) / N`` within the derived
-    bound (:func:`lr_variants.testing.bounds.gradient_error`)."""
+    bound (``lr_variants.testing.bounds.gradient_error``)."""
 
     def body(p: S.Problem) -> None:
         _compare_gradients(p, ctx.at(p).gradients(p.X, p.y))
@@ -214,7 +214,7 @@ def check_gradients(ctx: Context) -> None:
 
 def check_probabilities(ctx: Context) -> None:
     """``predict_proba`` equals the reference sigmoid within the derived bound
-    (:func:`lr_variants.testing.bounds.probability_error`)."""
+    (``lr_variants.testing.bounds.probability_error``)."""
 
     def body(p: S.Problem) -> None:
         _compare_probabilities(p, ctx.at(p).predict_proba(p.X))
@@ -264,7 +264,7 @@ def _ignored_weights(p: S.Problem, s: F64, got: Any, tol: Any) -> list[str]:
 def check_sample_weights(ctx: Context) -> None:
     """Integer sample weights equal repeated rows: the weighted loss and gradients equal the
     reference on ``X`` with row ``i`` repeated ``s_i`` times (zero: dropped), within the
-    weighted bound (``k = 3`` in :mod:`lr_variants.testing.bounds`) plus the reference's."""
+    weighted bound (``k = 3`` in ``lr_variants.testing.bounds``) plus the reference's."""
 
     def body(case: S.Weighted) -> None:
         p, s, shown = case.problem, case.s, case

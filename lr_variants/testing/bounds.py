@@ -16,7 +16,7 @@ relative to the size of the terms, not of the result, and grows like ``eps N``: 
 cancels may lose all its relative accuracy and still be correct.
 
 A comparison with the float64 reference allows the variant's bound plus the reference's own
-(the same formula with float64's eps): :func:`vs_reference`. :func:`trajectory_error` carries
+(the same formula with float64's eps): ``vs_reference``. ``trajectory_error`` carries
 the per-step bounds through the SGD rule.
 """
 
@@ -134,7 +134,7 @@ def trajectory_error(
     parameters with dtype-representable hyperparameters.
 
     With ``delta`` the gradient's distance (``<= (lipschitz + wd) e_k + G_k``, ``G_k`` the
-    2-norm of step k's :func:`gradient_error` against the reference), ``beta`` the momentum
+    2-norm of step k's ``gradient_error`` against the reference), ``beta`` the momentum
     buffer's (``delta`` on the first step, then ``m beta + |1 - dampening| delta + R_buf``)
     and the direction's ``beta``, ``delta + m beta`` (nesterov) or ``delta`` (no momentum)::
 

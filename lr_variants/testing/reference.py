@@ -7,7 +7,7 @@ With ``z = X w + b`` and row weights ``s`` (all 1 when none are given)::
 
 ``logaddexp(0, z) = log(1 + e^z)`` is a different formula from the library's
 ``max(z, 0) - z y + log1p(exp(-|z|))``, and ``sigmoid(z) = exp(-logaddexp(0, -z))``. The update
-rule :func:`sgd_step` is ``torch.optim.SGD``'s, written out from torch's ``_single_tensor_sgd``.
+rule ``sgd_step`` is ``torch.optim.SGD``'s, written out from torch's ``_single_tensor_sgd``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def loss(X: F64, y: F64, w: F64, b: float, s: F64 | None = None) -> float:
 
 
 def gradients(X: F64, y: F64, w: F64, b: float, s: F64 | None = None) -> tuple[F64, float]:
-    """``(dL/dw, dL/db)`` of :func:`loss`."""
+    """``(dL/dw, dL/db)`` of ``loss``."""
     r = _weights(y, s) * (sigmoid(logits(X, w, b)) - y)
     gw: F64 = np.asarray(X, np.float64).T @ r
     return gw, float(np.sum(r))

@@ -3,25 +3,25 @@ edge cases; public for writing your own properties.
 
 Every value a strategy draws is exactly representable in its ``dtype``, so a model of that
 dtype stores it unchanged and the float64 references see exactly what the model sees. A
-:class:`Problem`'s ``repr`` is exact and executable: ``make_problem(...)`` with every value for a
-small problem, :func:`gaussian_problem` ``(...)`` (the seed that regenerates it) for a large one,
+``Problem``'s ``repr`` is exact and executable: ``make_problem(...)`` with every value for a
+small problem, ``gaussian_problem`` ``(...)`` (the seed that regenerates it) for a large one,
 so the smallest failing input can be pasted into a test.
 
-- :func:`problems`: ``N`` rows from :data:`N_SIZES` (1 to 1,024, odd sizes included), ``D``
-  features from :data:`D_SIZES` (1 to 64), features of scale 1e-3, 1 or 1e3 (or all three in one
-  matrix, :data:`X_SCALES`), and ``w``, ``b`` scaled so that the largest ``|z|`` is one of
-  :func:`logit_scales`: 0, 1, 10, the dtype's :data:`LOGIT_LIMIT` (just below ``exp``'s
-  overflow), past that overflow (1e3, 1e4) and :data:`HUGE_LOGIT` (within a factor ``2^14`` of
+- ``problems``: ``N`` rows from ``N_SIZES`` (1 to 1,024, odd sizes included), ``D``
+  features from ``D_SIZES`` (1 to 64), features of scale 1e-3, 1 or 1e3 (or all three in one
+  matrix, ``X_SCALES``), and ``w``, ``b`` scaled so that the largest ``|z|`` is one of
+  ``logit_scales``: 0, 1, 10, the dtype's ``LOGIT_LIMIT`` (just below ``exp``'s
+  overflow), past that overflow (1e3, 1e4) and ``HUGE_LOGIT`` (within a factor ``2^14`` of
   the largest finite value: ``N |z|`` stays finite).
-- :func:`saturated_problems`: every row at ``|z|`` between half the limit and
-  :data:`HUGE_LOGIT`.
-- :func:`integer_weights`, :func:`positive_weights`: sample weights;
-  :func:`weighted_problems`: a problem with its weights (:class:`Weighted`).
-- :func:`runs`: SGD runs of :data:`RUN_STEPS` steps with ``lr L <= 1/16``, on up to 1,024 rows
+- ``saturated_problems``: every row at ``|z|`` between half the limit and
+  ``HUGE_LOGIT``.
+- ``integer_weights``, ``positive_weights``: sample weights;
+  ``weighted_problems``: a problem with its weights (``Weighted``).
+- ``runs``: SGD runs of ``RUN_STEPS`` steps with ``lr L <= 1/16``, on up to 1,024 rows
   in batches of up to all of them.
-- :func:`edge_problems`, :func:`edge_weighted`, :func:`edge_runs`: the edge-case tier, named
+- ``edge_problems``, ``edge_weighted``, ``edge_runs``: the edge-case tier, named
   inputs every check runs on top of the drawn ones: every overflow threshold, the largest
-  shapes and scales, each alone and together (:class:`Edge`).
+  shapes and scales, each alone and together (``Edge``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def rounded(a: Any, dtype: str) -> F64:
 
 def logit_scales(dtype: str) -> tuple[float, ...]:
     """The largest ``|z|`` a drawn problem has, simplest first: 0 (``z = 0``), 1, 10, the dtype's
-    :data:`LOGIT_LIMIT`, past ``exp``'s overflow (1e3, 1e4) and :data:`HUGE_LOGIT`."""
+    ``LOGIT_LIMIT``, past ``exp``'s overflow (1e3, 1e4) and ``HUGE_LOGIT``."""
     return (0.0, 1.0, 10.0, LOGIT_LIMIT[dtype], 1e3, 1e4, HUGE_LOGIT[dtype])
 
 
@@ -138,7 +138,7 @@ def _sliced(p: Problem, rows: int | None, features: int | None) -> str:
 
 
 def make_problem(X: Any, y: Any, w: Any, b: float, dtype: str) -> Problem:
-    """A :class:`Problem` from plain values, rounded once to ``dtype``."""
+    """A ``Problem`` from plain values, rounded once to ``dtype``."""
     ya = np.asarray(y, np.float64)
     Xa = rounded(X, dtype).reshape(len(ya), -1)
     return Problem(Xa, ya, rounded(w, dtype), float(rounded(b, dtype)), dtype)
@@ -163,7 +163,7 @@ def gaussian_problem(
     dtype: str = "float64",
 ) -> Problem:
     """A dense problem from ``np.random.default_rng(seed)``: column ``j`` of ``X`` Gaussian with
-    standard deviation half its scale (:func:`column_scales`), clipped to the scale; ``w`` and
+    standard deviation half its scale (``column_scales``), clipped to the scale; ``w`` and
     ``b`` Gaussian, then scaled so that the largest ``|z|`` is ``logit`` (less where the terms
     of ``X w + b`` cancel by more than a factor 16; past ``logit = 1e4``, each column of ``X``
     is multiplied by a power of two that balances its largest ``|x|`` with its ``|w|``, so
@@ -250,13 +250,13 @@ def problems(
     max_logit: float | None = None,
     x_scales: tuple[float | str, ...] = X_SCALES,
 ) -> Problem:
-    """A :class:`Problem` of ``N`` rows (:data:`N_SIZES` up to ``max_n``) and ``D`` features
-    (:data:`D_SIZES` up to ``max_d``), features of a scale from ``x_scales`` and a largest
-    ``|z|`` from :func:`logit_scales` (at most ``max_logit``, default: all of them).
+    """A ``Problem`` of ``N`` rows (``N_SIZES`` up to ``max_n``) and ``D`` features
+    (``D_SIZES`` up to ``max_d``), features of a scale from ``x_scales`` and a largest
+    ``|z|`` from ``logit_scales`` (at most ``max_logit``, default: all of them).
 
-    Small problems (at most :data:`HYPOTHESIS_FILL_MAX` values, ``|z|`` up to 1e4) are either
+    Small problems (at most ``HYPOTHESIS_FILL_MAX`` values, ``|z|`` up to 1e4) are either
     filled by Hypothesis (``|w_j| <= logit / ((D + 1) scale_j)``, so ``|z| <= logit``) or
-    :func:`gaussian_problem`; the others are :func:`gaussian_problem` (a seed, not 65,536 drawn
+    ``gaussian_problem``; the others are ``gaussian_problem`` (a seed, not 65,536 drawn
     values)."""
     n = draw(_sizes(N_SIZES, max_n))
     d = draw(_sizes(D_SIZES, max_d))
@@ -291,9 +291,9 @@ def saturated(n: int, d: int, t: float, y: Any, dtype: str, x: float | None = No
 @st.composite
 def saturated_problems(draw: st.DrawFn, dtype: str = "float64") -> Problem:
     """Every row's logit is ``+t`` or ``-t`` for one ``t`` from half the dtype's
-    :data:`LOGIT_LIMIT` to :data:`HUGE_LOGIT` (just below and past ``exp``'s overflow, and near
+    ``LOGIT_LIMIT`` to ``HUGE_LOGIT`` (just below and past ``exp``'s overflow, and near
     the largest finite values): ``X`` holds ``+-x`` in its first column and zeros elsewhere,
-    ``w = (t / x, 0, ...)``, ``b = 0`` (``x`` as in :func:`saturated`); labels of either
+    ``w = (t / x, 0, ...)``, ``b = 0`` (``x`` as in ``saturated``); labels of either
     sign."""
     limit = LOGIT_LIMIT[dtype]
     n = draw(_sizes(N_SIZES, 64))
@@ -384,8 +384,8 @@ def positive_weights(n: int) -> st.SearchStrategy[F64]:
 
 @st.composite
 def weighted_problems(draw: st.DrawFn, dtype: str = "float64", kind: str = "integer") -> Weighted:
-    """A :func:`problems` problem with :func:`integer_weights` (``kind="integer"``) or
-    :func:`positive_weights` (``"positive"``)."""
+    """A ``problems`` problem with ``integer_weights`` (``kind="integer"``) or
+    ``positive_weights`` (``"positive"``)."""
     p = draw(problems(dtype))
     s, recipe = draw(_weights_of(p.n, kind))
     return Weighted(p, s, recipe)
@@ -425,12 +425,12 @@ def batch_indices(n: int, batch_size: int, steps: int, seed: int) -> list[np.nda
 
 def run_lr(X: F64) -> float:
     """The largest power of two with ``lr L <= 1/16`` (``L``:
-    :func:`lr_variants.testing.bounds.smoothness`)."""
+    ``lr_variants.testing.bounds.smoothness``)."""
     return 2.0 ** math.floor(math.log2(1.0 / (16.0 * smoothness(X))))
 
 
 def make_run(problem: Problem, batch_size: int, steps: int = RUN_STEPS, seed: int = 0) -> Run:
-    """An SGD run of ``steps`` steps on ``problem`` with :func:`run_lr`."""
+    """An SGD run of ``steps`` steps on ``problem`` with ``run_lr``."""
     batches = batch_indices(problem.n, batch_size, steps, seed)
     return Run(problem, run_lr(problem.X), batches, batch_size, seed)
 
@@ -439,7 +439,7 @@ def make_run(problem: Problem, batch_size: int, steps: int = RUN_STEPS, seed: in
 def runs(draw: st.DrawFn, dtype: str = "float64", *, steps: int = RUN_STEPS) -> Run:
     """An SGD run of ``steps`` steps on a problem of up to 1,024 rows and 64 features at any
     feature scale with ``|z| <= 10`` (so ``|w|, |b|`` stay moderate); batches of a size from
-    :data:`N_SIZES` up to ``N`` (or all ``N``); ``lr`` from :func:`run_lr`."""
+    ``N_SIZES`` up to ``N`` (or all ``N``); ``lr`` from ``run_lr``."""
     problem = draw(problems(dtype, max_logit=10.0))
     size = draw(st.sampled_from(sorted({s for s in N_SIZES if s < problem.n} | {problem.n})))
     return make_run(problem, size, steps, draw(st.integers(0, 2**16)))
@@ -451,8 +451,8 @@ def runs(draw: st.DrawFn, dtype: str = "float64", *, steps: int = RUN_STEPS) -> 
 @dataclass(frozen=True)
 class Edge:
     """A named input of the edge-case tier: ``name`` says what it exercises, ``case`` is what a
-    check's property receives (a :class:`Problem`, a ``(Problem, weights)`` pair or a
-    :class:`Run`)."""
+    check's property receives (a ``Problem``, a ``(Problem, weights)`` pair or a
+    ``Run``)."""
 
     name: str
     case: Any
@@ -510,7 +510,7 @@ def edge_problems(dtype: str) -> tuple[Edge, ...]:
 
 
 def edge_weighted(dtype: str) -> tuple[Edge, ...]:
-    """Weighted problems every weighted check runs (:class:`Weighted`): one row, many rows, many
+    """Weighted problems every weighted check runs (``Weighted``): one row, many rows, many
     features, large scales, with integer weights in ``0..4`` (at least one positive)."""
     out = []
     for e in edge_problems(dtype):

@@ -1,4 +1,4 @@
 """The built-in variants as textbook recipes, one module each, implementing
-:class:`lr_variants.protocol.Variant`; none inherits from another. :func:`lr_variants.create`
-imports them on first use, so NumPy-only work never imports torch. Tuned twins live beside them
-in :mod:`lr_variants.tuned`."""
+[`lr_variants.protocol.Variant`][]; none inherits from another.
+[`lr_variants.create`][lr_variants.registry.create] imports them on first use, so NumPy-only work
+never imports torch. Tuned twins live beside them in ``lr_variants.tuned``."""

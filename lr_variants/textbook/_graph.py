@@ -1,5 +1,5 @@
 """What the two torch autograd variants (``autograd``, ``module``) share: the loss and its
-gradient read from the variant's recorded graph (:meth:`loss_graph`), so that each variant's
+gradient read from the variant's recorded graph (``loss_graph``), so that each variant's
 own module holds only how it builds that graph and how it steps.
 
 ``torch.autograd.grad(L, (w, b))`` returns ``(dL/dw, dL/db)`` without accumulating them into

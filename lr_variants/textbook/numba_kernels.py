@@ -1,6 +1,6 @@
 """Variant ``"numba"``: the hand-written gradient and the SGD rule compiled to machine code by
 numba, one compiled call per step, or for many epochs at once
-(:meth:`NumbaLogisticRegression.train_epochs`), the kernel reading each batch's rows where
+(``NumbaLogisticRegression.train_epochs``), the kernel reading each batch's rows where
 they lie in ``X`` (the epoch's row order is its argument: nothing is copied per epoch).
 
 An optional extra: ``pip install 'lr_variants[numba]'``. The module is named so that it does not
@@ -49,7 +49,7 @@ def _loss_and_grad(X, y, u, w, b, g):  # type: ignore[no-untyped-def]
 
 @numba.njit(cache=True, fastmath=False)
 def _gathered_loss_and_grad(X, y, u, rows, w, b, g):  # type: ignore[no-untyped-def]
-    """:func:`_loss_and_grad` on the rows ``X[rows]``, ``y[rows]`` (``u`` in ``rows``' order),
+    """``_loss_and_grad`` on the rows ``X[rows]``, ``y[rows]`` (``u`` in ``rows``' order),
     read where they lie: no gathered copy."""
     n, d = rows.size, X.shape[1]
     g[:] = 0.0
@@ -158,7 +158,7 @@ class NumbaLogisticRegression:
     def train_epoch(
         self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None, slices: list[slice]
     ) -> F64:
-        """One epoch on rows already in its order: :meth:`train_epochs` with the identity
+        """One epoch on rows already in its order: ``train_epochs`` with the identity
         order."""
         rows = np.arange(len(y)).reshape(1, -1)
         uu = None if u is None else u.reshape(1, -1)

@@ -1,6 +1,6 @@
 """Variant ``"scratch"``: the ``"autograd"`` variant's recipe on a from-scratch engine.
 
-The parameters are leaf :class:`lr_variants.scratch.Tensor` objects; the forward pass records
+The parameters are leaf ``lr_variants.scratch.Tensor`` objects; the forward pass records
 ``z = X w + b`` and ``L = sum_i u_i (softplus(z_i) - z_i y_i)`` (``softplus(z) = max(z, 0) +
 log1p(exp(-|z|))``, the stable loss; ``u_i = 1/N``, or the normalized sample weights)::
 

@@ -1,7 +1,7 @@
 """The module variant tuned for start-up (``create("module", ..., impl="fast")``).
 
 The same ``nn.Module``, loss and ``torch.optim.SGD`` arithmetic, bit for bit, with
-:class:`EagerSGD` in place of ``torch.optim.SGD``: it runs torch's own SGD code without importing
+``EagerSGD`` in place of ``torch.optim.SGD``: it runs torch's own SGD code without importing
 ``torch._dynamo``, which the first ``torch.optim.SGD`` in a process imports (1-2 s).
 """
 
@@ -47,6 +47,6 @@ class EagerSGD(torch.optim.SGD):
 
 
 def fast_module(w: F64, b: float, **options: Any) -> ModuleLogisticRegression:
-    """The module variant with :class:`EagerSGD` as its optimizer (``options`` as for
-    :class:`~lr_variants.textbook.module.ModuleLogisticRegression`)."""
+    """The module variant with ``EagerSGD`` as its optimizer (``options`` as for
+    ``ModuleLogisticRegression``)."""
     return ModuleLogisticRegression(w, b, optimizer_class=EagerSGD, **options)

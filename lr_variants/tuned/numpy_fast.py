@@ -24,7 +24,7 @@ loss NaN. Plain SGD folds ``lr / N`` into one in-place update of ``theta``.
 
 Large data (``lr_variants._backends.keeps_layout``: above 64 MB, or memory-mapped) arrive as
 given, without the bias column (no copy of ``X``); a batch of them above ``LARGE_BATCH`` rows
-is then read once per step (:meth:`FastNumpyLogisticRegression.read_once`): for each block of
+is then read once per step (``FastNumpyLogisticRegression.read_once``): for each block of
 ``m`` rows (``READ_BLOCK_ELEMENTS`` elements, cache-sized) its logits, losses and residuals,
 then its share of ``X^T r`` and ``sum(r)`` while the block is still in cache, summed over the
 blocks in float64. The sums are taken in another order than a whole-batch pass: a block's sum

@@ -27,7 +27,7 @@ alpha=-lr/N)``.
 Large data (``lr_variants._backends.keeps_layout``: above 64 MB, or memory-mapped) arrive as
 given, row-major and without the bias column (a float32 C-contiguous array, or a memory map of
 one, is shared, not copied): ``z = addmv(b, X, w)``, and on the CPU a batch above
-``LARGE_BATCH`` rows is read once per step (:meth:`FastTorchManualLogisticRegression.read_once`):
+``LARGE_BATCH`` rows is read once per step (``FastTorchManualLogisticRegression.read_once``):
 per cache-sized block of ``m`` rows its logits, losses, residuals and its share of ``X^T r``
 (one ``addmv_`` into the running sum) and ``sum(r)``. Over ``k`` blocks the sums are blocked
 sums: ``|error| <= (m + k) eps sum|terms|`` (``eps`` of the model's dtype), the bound
