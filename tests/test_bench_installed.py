@@ -45,13 +45,36 @@ def test_every_package_and_the_benchmark_suite_are_installed() -> None:
     assert "lr_variants._bench" in listed and (REPO / "bench" / "__init__.py").is_file()
 
 
-def test_help_says_where_results_go_and_that_publishing_is_make_bench(capsys) -> None:
+def test_help_says_where_results_go_and_what_publish_does(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "write its results into the current folder (or --out)" in out
-    assert "Publishing docs/benchmarks.md is done in a source checkout: make bench" in out
-    assert "--publish" not in out.replace("bench/report.py --publish", "")
+    assert "--publish, in a source checkout only, runs the checkout's bench/report.py" in out
+
+
+def test_publish_runs_the_checkouts_report_and_is_refused_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--publish (a flag users script) runs bench/report.py --publish where the checkout is,
+    and is one line and exit status 2 outside one."""
+    ran: list[tuple[list[str], str]] = []
+
+    def fake_run(cmd: list[str], cwd: Path, check: bool) -> subprocess.CompletedProcess[str]:
+        ran.append((cmd, str(cwd)))
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    monkeypatch.chdir(REPO / "docs")  # below the checkout's root
+    assert main(["bench", "--publish", "--", "-k", "article"]) == 0
+    assert ran == [
+        ([sys.executable, "bench/report.py", "--publish", "--", "-k", "article"], str(REPO))
+    ]
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--publish"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--publish rewrites docs/benchmarks.md of a source checkout" in err[0]
+    assert len(ran) == 1
 
 
 def test_the_suite_is_found_as_a_package() -> None:
