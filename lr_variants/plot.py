@@ -207,9 +207,10 @@ def draw_distance(ax: Axes, runs: Sequence[Run], reference: int = 0) -> None:
             **_style(i),
         )
     ax.axhline(floor, color="0.5", linewidth=0.8, linestyle=":", label="_zero")
-    ax.set_yscale("log")
     largest = [(float(np.max(dist[i])), run.name) for i, run in others]
+    # the limits before the log scale: autoscaling lines that all lie on the floor would warn
     ax.set_ylim(floor / 3, max([floor * 100] + [3 * d for d, _ in largest]))
+    ax.set_yscale("log")
     ax.yaxis.set_major_formatter(ZeroAtFloor())
     ax.set_xlabel("epoch (0: the initial parameters)")
     ax.set_ylabel(f"max |(w, b) - (w, b) of {ref}| (log scale; 0 on the bottom line)")

@@ -95,8 +95,9 @@ def add_data_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         metavar="FILE",
-        help="CSV (last column is the label, one header line allowed), .npz with X and y, or "
-        "sklearn:breast_cancer (bundled with scikit-learn); default: the article's blobs",
+        help="CSV (last column is the label, one header line allowed), .npz with X and y, "
+        "X.npy,y.npy (memory-mapped), or sklearn:breast_cancer (bundled with scikit-learn); "
+        "default: the article's blobs",
     )
 
 
@@ -126,9 +127,10 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
         type=threads_arg,
         default=None,
         metavar="N",
-        help="torch CPU threads, 1 to the number of CPUs (default: 1 for data of under a "
-        "million values, where torch's tiny per-step ops only contend for cores; torch's own "
-        "default above that)",
+        help="CPU threads (torch, and NumPy's BLAS where threadpoolctl is installed), 1 to the "
+        "number of CPUs; default: LR_VARIANTS_THREADS, else 1 for batches of under a million "
+        "values (tiny per-step ops only contend for cores) and the cores shared among the "
+        "processes above that",
     )
     add_data_option(p)
     flag(
