@@ -11,7 +11,10 @@ Every call into a plug-in goes through ``call``, which
   limit a ``SIGALRM`` interrupts the plug-in and ``PluginTimeout`` is raised, a
   ``BaseException`` (like ``KeyboardInterrupt``) so that neither the plug-in's nor a test
   runner's ``except Exception`` takes it for an ordinary failure;
-- sends what the plug-in prints to stderr, so that a ``--json`` standard output holds JSON.
+- sends what the plug-in prints to stderr, so that a ``--json`` standard output holds JSON;
+- lets Ctrl-C end the call as anywhere (``KeyboardInterrupt``), and, where the plug-in
+  catches that and goes on, ends the process GRACE seconds later (or at a second Ctrl-C) as an
+  interrupted run ends: ``lr-variants: interrupted``, exit status 130.
 
 The built-in variants never pass through here: containment costs only plug-ins (one Python
 call layer and two ``setitimer`` system calls per call). The time limit and the redirection
@@ -147,6 +150,7 @@ class _Calls(threading.local):
 
     depth = 0
     expired = False
+    interrupted = False  # Ctrl-C came during the call
     current: tuple[str, str, float] = ("", "", 0.0)
 
 
@@ -155,21 +159,41 @@ _installed: bool | None = None  # None: not tried; False: SIGALRM belongs to som
 GRACE = 2.0  # seconds a plug-in that caught the interruption has to return before the end
 
 
+def _end(message: str, status: int) -> None:
+    """The one line, then the end of the process (a plug-in that will not let go)."""
+    try:
+        sys.stderr.write(f"lr-variants: {message}\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(status)
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:
+    """SIGINT during a call into a plug-in: ``KeyboardInterrupt`` inside it, as anywhere; if
+    it catches that and goes on, a second Ctrl-C, or GRACE seconds, end the process as an
+    interrupted run ends (exit status 130)."""
+    if _calls.depth:
+        if _calls.interrupted:
+            _end("interrupted", 130)
+        _calls.interrupted = True
+        if _installed:  # the alarm now counts the grace
+            signal.setitimer(signal.ITIMER_REAL, GRACE, GRACE)
+    raise KeyboardInterrupt
+
+
 def _on_alarm(signum: int, frame: Any) -> None:
     """SIGALRM, in the main thread (the only one that arms it)."""
     if not _calls.depth:
         return
+    if _calls.interrupted:  # Ctrl-C GRACE s ago, and the plug-in still runs
+        _end("interrupted", 130)
     if not _calls.expired:  # the limit: interrupt the plug-in
         _calls.expired = True
         raise _Alarm()
     # GRACE seconds later and still inside: it caught the interruption and went on; nothing
     # short of ending the process stops it
-    message = f"{PluginTimeout(*_calls.current)}; it went on after being interrupted"
-    try:
-        sys.stderr.write(f"lr-variants: error: {message}: the process ends\n")
-        sys.stderr.flush()
-    finally:
-        os._exit(1)
+    _end(f"error: {PluginTimeout(*_calls.current)}; it went on after being interrupted: the "
+         "process ends", 1)  # fmt: skip
 
 
 def _arm(seconds: float) -> bool:
@@ -195,8 +219,13 @@ def call(variant: str, phase: str, fn: Callable[..., Any], *args: Any, **kwargs:
         return fn(*args, **kwargs)
     seconds = timeout()
     calls.depth, calls.expired, calls.current = 1, False, (variant, phase, seconds)
+    calls.interrupted = False
     main = threading.get_ident() == _MAIN
     armed = main and _arm(seconds)
+    # Ctrl-C: watched only where Python's own handler is in force (a caller's stays theirs)
+    sigint = main and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if sigint:
+        signal.signal(signal.SIGINT, _on_interrupt)
     out = sys.stdout
     if main:
         sys.stdout = sys.stderr
@@ -206,6 +235,8 @@ def call(variant: str, phase: str, fn: Callable[..., Any], *args: Any, **kwargs:
         finally:
             if armed:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+            if sigint:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
             if main:
                 sys.stdout = out
             calls.depth = 0
@@ -214,11 +245,15 @@ def call(variant: str, phase: str, fn: Callable[..., Any], *args: Any, **kwargs:
     except BaseException as exc:
         if main:
             sys.stdout = out  # again: an alarm at the very end may have cut the cleanup short
+        if calls.interrupted:  # Ctrl-C, and the plug-in raised something else after it
+            raise KeyboardInterrupt from None
         if calls.expired:  # the alarm, or whatever the plug-in raised after catching it
             raise PluginTimeout(variant, phase, seconds) from None
         if isinstance(exc, (PluginError, PluginTimeout)):
             raise
         raise PluginError(variant, phase, exc) from exc
+    if calls.interrupted:  # it caught the Ctrl-C and returned
+        raise KeyboardInterrupt
     if calls.expired:  # it caught the alarm and returned
         raise PluginTimeout(variant, phase, seconds)
     return result

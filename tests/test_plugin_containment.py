@@ -67,6 +67,14 @@ HOSTILE = textwrap.dedent(
             except BaseException:
                 pass
 
+    def marked(w, b, X, y, s):  # says it is inside (a file), then swallows every interruption
+        open("inside", "w").close()
+        stubborn(w, b, X, y, s)
+
+    def marked_sleeps(w, b, X, y, s):  # says it is inside, then sleeps (Ctrl-C ends it)
+        open("inside", "w").close()
+        time.sleep(600)
+
     def prints(w, b, X, y, s):
         print("a plug-in's print")
         return good(w, b, X, y, s)
@@ -241,6 +249,39 @@ def test_a_plugin_past_its_time_limit_ends_the_run_with_one_line(hostile, attr) 
         assert f"plug-in variant '{attr}' did not return from gradient within 0.5 s" in line
         assert "passed" not in out.stdout  # never a pass for code that did not finish
         assert took < 20, took  # the interpreter's start and imports, plus 0.5 s
+
+
+@pytest.mark.parametrize("attr", ["marked_sleeps", "marked"])
+def test_ctrl_c_inside_a_plugin_is_an_interrupted_run(hostile, attr) -> None:
+    """Ctrl-C while a plug-in runs ends the run as Ctrl-C does anywhere (one line, exit
+    status 130), also when the plug-in catches the KeyboardInterrupt and goes on: GRACE
+    seconds later, long before its time limit."""
+    environ = {**os.environ, "PYTHONPATH": str(REPO)}
+    environ.pop(_contain.TIMEOUT_VARIABLE, None)
+    cmd = [sys.executable, "-m", "lr_variants", "train", "--variant", f"hostile:{attr}"]
+    proc = subprocess.Popen(
+        [*cmd, "--plugin-timeout", "300"],
+        cwd=hostile,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120  # the start-up, on a busy machine
+        while not (hostile / "inside").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(2)  # SIGINT
+        start = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        took = time.monotonic() - start
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == ["lr-variants: interrupted"], err
+    assert took < _contain.GRACE + 30, took  # not the 300 s limit
 
 
 def test_the_time_limit_comes_from_the_environment_and_covers_imports(hostile) -> None:
