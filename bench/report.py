@@ -119,12 +119,16 @@ def run(pytest_args: Sequence[str]) -> tuple[Path, int]:
     return out, code
 
 
+# the name errors are printed under (lr-variants bench sets its own)
+PROG = "bench/report.py"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     pytest_args = args[args.index("--") + 1 :] if "--" in args else []
     own = args[: args.index("--")] if "--" in args else args
     parser = argparse.ArgumentParser(
-        prog="bench/report.py",
+        prog=PROG,
         description="Run the benchmark suite and render its report (docs/benchmarks.md).",
         epilog="Arguments after -- go to pytest, e.g. -- -k article (a partial run).",
     )
@@ -157,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {_relative(md)} and {_relative(png)}")
         return 0
     except ReportError as exc:
-        print(f"bench/report.py: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
 
 

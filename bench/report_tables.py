@@ -389,8 +389,12 @@ def machine_lines(data: dict[str, Any], json_name: str) -> list[str]:
     load_avg = m.get("load_average")
     lines = [
         f"Run {str(data.get('datetime', '?'))[:19]} UTC, commit "
-        f"`{str(commit.get('id', '?'))[:10]}`"
-        f"{' (uncommitted changes)' if commit.get('dirty') else ''}; JSON: `{json_name}`.",
+        + (
+            f"`{str(commit['id'])[:10]}`"
+            if commit.get("id") not in (None, "unversioned")
+            else "none (not run from a git checkout)"
+        )
+        + f"{' (uncommitted changes)' if commit.get('dirty') else ''}; JSON: `{json_name}`.",
         "",
         f"- Machine: {m.get('cpu_model', '?')}, {m.get('cores', '?')} cores, "
         f"{m.get('memory_gib', '?')} GiB; Python {m.get('python', '?')}, NumPy "

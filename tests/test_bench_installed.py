@@ -102,6 +102,9 @@ def test_render_only_writes_into_out_and_nothing_beside_the_suite(tmp_path: Path
         (["--out", "afile"], "--out must be a folder; got 'afile'"),
         (["--render-only", ""], "--render-only must name a JSON file; got an empty string"),
         (["--render-only", "x.json", "--", "-k", "a"], "--render-only runs nothing"),
+        (["--variants", "nosuch_module_xyz:grad"], "cannot import 'nosuch_module_xyz'"),
+        (["--", "--benchmark-disable"], "--benchmark-disable times nothing"),
+        (["--publish", "--out", "elsewhere"], "--out has no effect with --publish"),
     ],
 )
 def test_bad_arguments_are_one_line(tmp_path: Path, monkeypatch, capsys, argv, message) -> None:

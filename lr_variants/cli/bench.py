@@ -145,14 +145,26 @@ def run(args: argparse.Namespace) -> int:
         argv += ["--", *args.pytest_args]
     changes = {}
     if args.variants:
-        from lr_variants.specs import check_labels
+        from lr_variants.specs import check_labels, resolve_all
 
-        check_labels([v.strip() for v in args.variants.split(",")], "--variants")
+        names = [v.strip() for v in args.variants.split(",")]
+        check_labels(names, "--variants")
+        resolve_all(names)  # a spec that does not resolve: one line here, not in pytest's output
         # the plug-ins are imported from the user's folder, as for compare
         changes["LR_BENCH_VARIANTS"] = args.variants
         path = os.environ.get("PYTHONPATH")
         changes["PYTHONPATH"] = os.pathsep.join(filter(None, [str(here), path]))
+    if "--benchmark-disable" in args.pytest_args:
+        raise ValueError(
+            "-- --benchmark-disable times nothing, so there is nothing to write; leave it out "
+            "(LR_BENCH_QUICK=1 runs every workload at small sizes)"
+        )
     if args.publish:
+        if args.out != ".":
+            raise ValueError(
+                "--out has no effect with --publish (a published run goes to the checkout's "
+                f"docs/ and bench/results/); got --out {args.out!r}"
+            )
         return _publish(args, here, changes)
     folder = suite()
     out.mkdir(parents=True, exist_ok=True)
@@ -165,5 +177,6 @@ def run(args: argparse.Namespace) -> int:
         # checkout; installed, both are this folder: the results go to --out, pytest runs there
         for name in ("RESULTS", "REPO"):
             setattr(report, name, out.resolve())
+        setattr(report, "PROG", "lr-variants")  # its errors are the command's: lr-variants: ...
         status: int = report.main(argv)
     return status
