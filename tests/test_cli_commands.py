@@ -183,3 +183,16 @@ def test_the_cli_never_imports_the_package_benchmark_module() -> None:
 
     source = "".join(p.read_text() for p in Path(lr_variants.cli.__file__).parent.glob("*.py"))
     assert "lr_variants.bench" not in source and "import bench\n" not in source
+
+
+def test_a_variant_without_the_implementation_asked_for_is_said_skipped(capsys) -> None:
+    """``--impl fast`` beside a variant that has only its textbook recipe: a ``skipped:`` line
+    says so (not a silent drop), and a long reference name keeps its column aligned."""
+    argv = ["compare", "--variants", "autograd,numpy", "--impl", "fast", "--epochs", "1"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "skipped: autograd: no fast implementation (it has textbook)" in lines
+    header = next(line for line in lines if line.startswith("variant "))
+    row = next(line for line in lines if line.startswith("numpy "))
+    assert header.endswith("max |param diff| vs numpy (fast)")
+    assert len(row) == len(header)  # the column's numbers end where its header ends

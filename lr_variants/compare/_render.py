@@ -84,7 +84,9 @@ def comparison_text(c: Comparison) -> str:
         + _threads(s)
     ]
     header = f"{'variant':<12} {'impl':<8} {'final loss':>12} {'accuracy':>9} {'train s':>8}"
-    header += f" {'time/ref':>8} {'max |param diff| vs ' + c.reference:>28}"
+    diff = "max |param diff| vs " + c.reference
+    width = max(28, len(diff))  # a long reference name widens its column, never misaligns it
+    header += f" {'time/ref':>8} {diff:>{width}}"
     if c.optimum is not None:
         header += f" {'|theta - optimum|':>18} {'loss gap':>10}"
     lines.append(header)
@@ -92,7 +94,7 @@ def comparison_text(c: Comparison) -> str:
         ratio = "-" if r.time_ratio is None else f"{r.time_ratio:.2f}"
         line = (
             f"{r.variant:<12} {r.impl:<8} {r.loss:>12.6g} {r.accuracy:>9.4f} "
-            f"{r.seconds:>8.3f} {ratio:>8} {r.max_abs_param_diff:>28.3g}"
+            f"{r.seconds:>8.3f} {ratio:>8} {r.max_abs_param_diff:>{width}.3g}"
         )
         if r.optimum_distance is not None and r.loss_gap is not None:
             line += f" {r.optimum_distance:>18.3g} {r.loss_gap:>10.3g}"

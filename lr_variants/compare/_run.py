@@ -91,6 +91,11 @@ def make_models(
     models: list[Model] = []
     skipped: list[str] = []
     for name in names:
+        if not any(i in offered_impls(name) for i in wanted):  # said, not silently dropped
+            skipped.append(
+                f"{name}: no {' or '.join(wanted)} implementation (it has "
+                f"{', '.join(offered_impls(name))})"
+            )
         for impl in (i for i in wanted if i in offered_impls(name)):
             more = {} if extra is None else extra(name)
             if impl != "textbook" and "textbook" in wanted:
@@ -112,7 +117,7 @@ def make_models(
     if not models and failed:
         first = failed[0]
         raise PluginError(first.variant, first.phase, first.error)
-    if not models and skipped:
+    if not models and any(": no " not in s for s in skipped):  # an extra that is missing
         raise ImportError("; ".join(skipped))
     if not models:
         fast = tuple(n for n in VARIANTS if "fast" in offered_impls(n))
