@@ -36,20 +36,37 @@ from collections.abc import Callable
 from typing import Any
 
 DEFAULT_TIMEOUT = 60.0  # seconds per call into a plug-in
+MIN_TIMEOUT = 0.01
 MAX_TIMEOUT = 1_000_000.0
 TIMEOUT_VARIABLE = "LR_VARIANTS_PLUGIN_TIMEOUT"
 DEBUG_VARIABLE = "LR_VARIANTS_DEBUG"
 
 
+MAX_LINE = 500  # characters of a plug-in's message quoted in the one line
+
+
 def first_line(exc: BaseException) -> str:
-    """``"Type: first line of the message"`` (``SystemExit(3)`` for an exit)."""
-    if isinstance(exc, SystemExit):
-        return f"SystemExit({exc.code!r}): it called sys.exit"
-    text = str(exc).strip()
-    if isinstance(exc, KeyError) and exc.args:
-        text = repr(exc.args[0])
+    """``"Type: first line of the message"`` (``SystemExit(3)`` for an exit), at most
+    ``MAX_LINE`` characters of it, control characters shown escaped. Reading the message is
+    the plug-in's code too (``__str__``, ``__repr__``): if that fails, the line says so."""
+    name = type(exc).__name__
+    try:
+        if isinstance(exc, SystemExit):
+            text = f"SystemExit({_short(repr(exc.code))}): it called sys.exit"
+            return text
+        text = str(exc).strip()
+        if isinstance(exc, KeyError) and exc.args:
+            text = repr(exc.args[0])
+    except BaseException:  # a __str__ that raises or exits: the type alone
+        return f"{name} (its message could not be read)"
     head = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {head}" if head else type(exc).__name__
+    return f"{name}: {_short(head)}" if head else name
+
+
+def _short(text: str) -> str:
+    """``text`` with control characters escaped (no terminal codes) and cut to MAX_LINE."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: MAX_LINE + 1])
+    return text if len(text) <= MAX_LINE else text[:MAX_LINE] + "..."
 
 
 class PluginError(Exception):
@@ -94,14 +111,18 @@ class PluginTimeout(BaseException):
 
 
 def check_timeout(value: Any, name: str = "timeout") -> float:
-    """``value`` as a time limit in seconds: a finite number > 0, at most ``MAX_TIMEOUT``."""
+    """``value`` as a time limit in seconds: a finite number from ``MIN_TIMEOUT`` (a limit
+    shorter than the call's own bookkeeping would fire inside it) to ``MAX_TIMEOUT``."""
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         seconds = math.nan
-    if isinstance(value, bool) or not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT):
+    if isinstance(value, bool) or not (
+        math.isfinite(seconds) and MIN_TIMEOUT <= seconds <= MAX_TIMEOUT
+    ):
         raise ValueError(
-            f"{name} must be a number of seconds > 0 and at most {MAX_TIMEOUT:g}; got {value!r}"
+            f"{name} must be a number of seconds from {MIN_TIMEOUT:g} to {MAX_TIMEOUT:g}; got "
+            f"{_short(repr(value))[:60]}"
         )
     return seconds
 

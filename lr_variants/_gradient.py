@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lr_variants._contain import PluginError
+from lr_variants._contain import PluginError, first_line
 from lr_variants._sgd import SGDOptions
 from lr_variants._validate import F64
 from lr_variants.textbook.numpy import NumpyLogisticRegression
@@ -75,12 +75,12 @@ class GradientFunctionVariant:
         try:
             out = self.fn(self.w.copy(), self.b.copy(), _read_only(X), _read_only(y), _read_only(u))
         except PluginError as exc:  # fn is contained (lr_variants._contain)
-            if not (isinstance(exc.original, ValueError) and "read-only" in str(exc.original)):
+            if not (isinstance(exc.original, ValueError) and "read-only" in exc.error):
                 raise
             raise ValueError(
                 f"the gradient function of variant {self.name!r} must not write into X, y or "
                 f"sample_weight (read-only: they may be the caller's own data); it tried: "
-                f"{exc.original}"
+                f"{exc.error}"
             ) from None
         if not isinstance(out, tuple) or len(out) != 3:
             raise PluginError(
@@ -94,8 +94,7 @@ class GradientFunctionVariant:
             raise PluginError(
                 self.name,
                 "gradient",
-                f"it must return NumPy arrays or numbers; got {_what(out)}: {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}",
+                f"it must return NumPy arrays or numbers; got {_what(out)}: {first_line(exc)}",
             ) from exc
         for what, value, shape in (("loss", loss, ()), ("grad_w", gw, self.w.shape)):
             if value.shape != shape or value.dtype.kind not in "iuf":
@@ -112,6 +111,29 @@ class GradientFunctionVariant:
                 f"it must return grad_b as one real number; got {gb.dtype} of shape {gb.shape}",
             )
         return loss.astype(dtype), gw.astype(dtype), gb.reshape(()).astype(dtype)
+
+
+def returning_arrays(name: str, fn: Callable[..., Any]) -> Callable[..., tuple[Any, ...]]:
+    """``fn`` with its result read into NumPy arrays in the same call, so that reading it (an
+    ``__array__`` or ``__len__`` of the plug-in's own, which may raise, exit or hang) is
+    contained with the call (``lr_variants._contain``)."""
+
+    def read(*args: Any) -> tuple[Any, ...]:
+        out = fn(*args)
+        if not isinstance(out, tuple) or len(out) != 3:
+            raise PluginError(
+                name, "gradient", f"it must return (loss, grad_w, grad_b); got {_what(out)}"
+            )
+        try:
+            return tuple(np.asarray(v) for v in out)
+        except Exception as exc:  # a tensor that requires grad, an object NumPy cannot read
+            raise PluginError(
+                name,
+                "gradient",
+                f"it must return NumPy arrays or numbers; got {_what(out)}: {first_line(exc)}",
+            ) from exc
+
+    return read
 
 
 def _what(out: Any) -> str:

@@ -264,9 +264,10 @@ def from_gradient(
         else unsupported,
     )
     from lr_variants._contain import contained
-    from lr_variants._gradient import GradientFunctionVariant
+    from lr_variants._gradient import GradientFunctionVariant, returning_arrays
 
-    guarded = contained(name, "gradient", fn)  # every call into fn: lr_variants._contain
+    # every call into fn, and the reading of what it returns: lr_variants._contain
+    guarded = contained(name, "gradient", returning_arrays(name, fn))
 
     def factory(w: F64, b: float, **options: Any) -> Any:
         return GradientFunctionVariant(w, b, fn=guarded, name=name, **options)

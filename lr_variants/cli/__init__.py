@@ -101,11 +101,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command ``argv`` (default: ``sys.argv[1:]``) names; returns the exit status."""
     formatwarning = warnings.formatwarning
     warnings.formatwarning = _one_line_warning
+    limit = os.environ.get(_contain.TIMEOUT_VARIABLE)
     try:
         return _main(argv)
     finally:  # the caller's own format and time limit again (main may be called from Python)
         warnings.formatwarning = formatwarning
         _contain.set_timeout(None)
+        if limit is None:
+            os.environ.pop(_contain.TIMEOUT_VARIABLE, None)
+        else:
+            os.environ[_contain.TIMEOUT_VARIABLE] = limit
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -116,6 +121,8 @@ def _main(argv: Sequence[str] | None) -> int:
         if hasattr(args, "plugin_timeout"):  # a command that runs plug-ins
             # the flag, else LR_VARIANTS_PLUGIN_TIMEOUT (checked before any work), else default
             _contain.set_timeout(args.plugin_timeout or _contain.timeout())
+            if args.plugin_timeout:  # the workers a launch starts inherit the flag's limit
+                os.environ[_contain.TIMEOUT_VARIABLE] = repr(args.plugin_timeout)
         if args.command is None:
             parser.print_help()
             return 2

@@ -150,16 +150,16 @@ PLUGIN = "package.module:attribute"
 
 
 def plugin_timeout_arg(text: str) -> float:
-    """An argparse type: a plug-in's time limit per call, seconds > 0 (finite, bounded)."""
+    """An argparse type: a plug-in's time limit per call, in seconds (finite, bounded)."""
     from lr_variants._contain import check_timeout
 
     try:
         return check_timeout(text.strip())
     except ValueError:
-        from lr_variants._contain import MAX_TIMEOUT
+        from lr_variants._contain import MAX_TIMEOUT, MIN_TIMEOUT
 
         raise argparse.ArgumentTypeError(
-            f"must be a number of seconds > 0 and at most {MAX_TIMEOUT:g}; got {text}"
+            f"must be a number of seconds from {MIN_TIMEOUT:g} to {MAX_TIMEOUT:g}; got {text[:60]}"
         ) from None
 
 

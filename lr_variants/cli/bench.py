@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+PROG = "lr-variants"
 HELP = "time the variants (yours too) with the benchmark suite; results into the current folder"
 EXAMPLE = 'lr-variants bench --variants mymod:grad -- -k "test_train[article-"'
 DESCRIPTION = """\
@@ -175,8 +176,8 @@ def run(args: argparse.Namespace) -> int:
         report = importlib.import_module("lr_variants._bench.report")
         # bench/report.py writes beside the suite (bench/results/) and runs pytest from the
         # checkout; installed, both are this folder: the results go to --out, pytest runs there
-        for name in ("RESULTS", "REPO"):
-            setattr(report, name, out.resolve())
-        setattr(report, "PROG", "lr-variants")  # its errors are the command's: lr-variants: ...
+        # its errors are the command's (lr-variants: error: ...)
+        for name, value in (("RESULTS", out.resolve()), ("REPO", out.resolve()), ("PROG", PROG)):
+            setattr(report, name, value)
         status: int = report.main(argv)
     return status
