@@ -27,6 +27,7 @@ process.
 from __future__ import annotations
 
 import functools
+import io
 import math
 import os
 import signal
@@ -172,11 +173,11 @@ class _Calls(threading.local):
     depth = 0
     expired = False
     interrupted = False  # Ctrl-C came during the call
+    armed = False  # the time limit runs (SIGALRM is ours for the call)
     current: tuple[str, str, float] = ("", "", 0.0)
 
 
 _calls = _Calls()
-_installed: bool | None = None  # None: not tried; False: SIGALRM belongs to someone else
 GRACE = 2.0  # seconds a plug-in that caught the interruption has to return before the end
 
 
@@ -197,7 +198,7 @@ def _on_interrupt(signum: int, frame: Any) -> None:
         if _calls.interrupted:
             _end("interrupted", 130)
         _calls.interrupted = True
-        if _installed:  # the alarm now counts the grace
+        if _calls.armed:  # the alarm now counts the grace
             signal.setitimer(signal.ITIMER_REAL, GRACE, GRACE)
     raise KeyboardInterrupt
 
@@ -218,16 +219,21 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 
 def _arm(seconds: float) -> bool:
-    """Start the limit (the caller is the main thread); whether it could be (SIGALRM free)."""
-    global _installed
-    if _installed is None:
-        _installed = signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
-        if _installed:
-            signal.signal(signal.SIGALRM, _on_alarm)
-    if not _installed:
+    """Start the limit (the caller is the main thread); whether it could be: not where
+    SIGALRM has a handler of someone else's or a timer of theirs runs (theirs stays theirs)."""
+    if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None):
         return False
+    if signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0):
+        return False
+    signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds, GRACE)  # then every GRACE s: the handler
     return True
+
+
+def _disarm() -> None:
+    """The limit stopped and SIGALRM as it was before :func:`_arm`."""
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
 
 def call(variant: str, phase: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -242,20 +248,20 @@ def call(variant: str, phase: str, fn: Callable[..., Any], *args: Any, **kwargs:
     calls.depth, calls.expired, calls.current = 1, False, (variant, phase, seconds)
     calls.interrupted = False
     main = threading.get_ident() == _MAIN
-    armed = main and _arm(seconds)
+    armed = calls.armed = main and _arm(seconds)
     # Ctrl-C: watched only where Python's own handler is in force (a caller's stays theirs)
     sigint = main and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     if sigint:
         signal.signal(signal.SIGINT, _on_interrupt)
     out = sys.stdout
     if main:
-        sys.stdout = sys.stderr
+        sys.stdout = _TO_STDERR
     try:
         try:
             result = fn(*args, **kwargs)
         finally:
             if armed:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                _disarm()
             if sigint:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
             if main:
@@ -281,6 +287,37 @@ def call(variant: str, phase: str, fn: Callable[..., Any], *args: Any, **kwargs:
 
 
 _MAIN = threading.main_thread().ident
+
+
+class _ToStderr(io.TextIOBase):
+    """``sys.stdout`` during a call into a plug-in: what it prints goes to stderr, and closing
+    it closes nothing (a plug-in that closes "stdout" must not take stderr's last line)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(sys.stderr, "encoding", "utf-8"))
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+    def fileno(self) -> int:
+        return sys.stderr.fileno()
+
+
+_TO_STDERR = _ToStderr()
 
 
 def contained(variant: str, phase: str, fn: Callable[..., Any]) -> Callable[..., Any]:

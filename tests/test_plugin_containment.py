@@ -81,6 +81,27 @@ HOSTILE = textwrap.dedent(
             time.sleep(600)
         return good(w, b, X, y, s)
 
+    class ExitsWhenRead:  # NumPy reads it through __array__, which exits
+        def __array__(self, dtype=None, copy=None):
+            sys.exit(5)
+
+    class HangsWhenRead:
+        def __array__(self, dtype=None, copy=None):
+            time.sleep(600)
+
+    def array_exits(w, b, X, y, s):
+        return 0.0, ExitsWhenRead(), 0.0
+
+    def array_hangs(w, b, X, y, s):
+        return 0.0, HangsWhenRead(), 0.0
+
+    class Unprintable(Exception):
+        def __str__(self):
+            return 1 / 0
+
+    def unprintable(w, b, X, y, s):
+        raise Unprintable()
+
     def prints(w, b, X, y, s):
         print("a plug-in's print")
         return good(w, b, X, y, s)
@@ -238,7 +259,57 @@ def test_a_plugins_print_never_reaches_json_stdout(hostile) -> None:
         assert "a plug-in's print" in out.stderr
 
 
+@pytest.mark.parametrize(
+    ("attr", "said"),
+    [
+        ("array_exits", "failed in gradient: SystemExit(5): it called sys.exit"),
+        ("array_hangs", "did not return from gradient within 1 s"),
+        ("unprintable", "failed in gradient: Unprintable (its message could not be read)"),
+    ],
+)
+def test_what_a_plugin_returns_or_raises_is_read_inside_the_guard(hostile, attr, said) -> None:
+    """Reading the plug-in's result (its ``__array__``) or its exception's message runs the
+    plug-in's code too: contained like the call."""
+    start = time.monotonic()
+    out = cli(
+        "train", "--variant", f"hostile:{attr}", "--epochs", "1", "--plugin-timeout", "1",
+        cwd=hostile,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    assert said in one_line(out.stderr)
+    assert time.monotonic() - start < 60
+
+
 # ------------------------------------------------------------------------------ time limits
+
+
+def test_a_callers_alarm_stays_theirs(hostile) -> None:
+    """The time limit borrows SIGALRM only while it is free: a caller's handler and running
+    timer are left alone, and after a plug-in call SIGALRM is as it was."""
+    import signal
+
+    name = specs.resolve("hostile:good")
+    X, y = lv.two_blobs(50)
+    lv.train(lv.create(name, 2), X, y, epochs=1)
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL  # handed back
+    fired: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: fired.append(signum))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        lv.train(lv.create(name, 2), X, y, epochs=1)  # while their timer runs
+        deadline = time.monotonic() + 10
+        while not fired and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fired, "the caller's timer was cancelled"
+        fired.clear()
+        signal.setitimer(signal.ITIMER_REAL, 0.2)  # and their handler still gets it after
+        deadline = time.monotonic() + 10
+        while not fired and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize("attr", ["hangs", "sleeps", "stubborn"])
