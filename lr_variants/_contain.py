@@ -36,6 +36,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 DEFAULT_TIMEOUT = 60.0  # seconds per call into a plug-in
 MIN_TIMEOUT = 0.01
 MAX_TIMEOUT = 1_000_000.0
@@ -396,10 +398,49 @@ class Guarded(_Part):
         super().__init__(variant, inner)
         self.arrays = GuardedArrays(variant, self._read("arrays"))
         self.optimizer = GuardedOptimizer(variant, self._read("optimizer"))
-        self.get_params, self.set_params = self._method("get_params"), self._method("set_params")
-        self.probabilities = self._method("probabilities")
+        self.get_params = contained(variant, "get_params", self._params(self._read("get_params")))
+        self.set_params = self._method("set_params")
+        self.probabilities = contained(
+            variant, "probabilities", self._probabilities(self._read("probabilities"))
+        )
         self.loss, self.gradients = self._method("loss"), self._method("gradients")
         self.step = self._method("step")
+
+    def _params(self, method: Any) -> Callable[[], tuple[Any, float]]:
+        """``get_params`` with what it returns checked (in the same contained call): ``(w, b)``,
+        ``w`` a 1-d real array, ``b`` one real number."""
+        name = self._variant
+
+        def get_params() -> tuple[Any, float]:
+            out = method()
+            if isinstance(out, tuple) and len(out) == 2:
+                w, b = np.asarray(out[0]), np.asarray(out[1])
+                if w.ndim == 1 and w.dtype.kind in "iuf" and b.size == 1 and b.dtype.kind in "iuf":
+                    return w.astype(np.float64), float(b.reshape(()))
+            raise PluginError(name, "get_params", f"it must return (w, b); got {_kind(out)}")
+
+        return get_params
+
+    def _probabilities(self, method: Any) -> Callable[[Any], Any]:
+        """``probabilities`` with what it returns checked: one real number per row of X."""
+        name = self._variant
+
+        def probabilities(X: Any) -> Any:
+            out = method(X)
+            p = np.asarray(out) if not hasattr(out, "detach") else out
+            rows = len(X)
+            shape = tuple(getattr(p, "shape", ()))
+            kind = getattr(getattr(p, "dtype", None), "kind", "f")
+            if shape != (rows,) or (isinstance(p, np.ndarray) and kind not in "iuf"):
+                raise PluginError(
+                    name,
+                    "probabilities",
+                    f"it must return one probability per row, shape ({rows},); got "
+                    f"{_kind(out)} of shape {shape}",
+                )
+            return out
+
+        return probabilities
 
     def train_epoch(self, *args: Any) -> Any:
         return call(self._variant, "train_epoch", self._read("train_epoch"), *args)

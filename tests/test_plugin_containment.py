@@ -144,6 +144,16 @@ HOSTILE = textwrap.dedent(
         def step(self, X, y, u=None):
             raise ZeroDivisionError("planted in step")
 
+    def params_none(w, b, *, sgd, dtype, device="cpu"):  # get_params returns None
+        inner = NumpyLogisticRegression(w, b, sgd=sgd, dtype=dtype)
+        inner.get_params = lambda: None
+        return inner
+
+    def probabilities_short(w, b, *, sgd, dtype, device="cpu"):  # 3 values for any X
+        inner = NumpyLogisticRegression(w, b, sgd=sgd, dtype=dtype)
+        inner.probabilities = lambda X: np.zeros(3)
+        return inner
+
     class StepExits(StepRaises):
         def step(self, X, y, u=None):
             sys.exit(5)
@@ -278,6 +288,21 @@ def test_what_a_plugin_returns_or_raises_is_read_inside_the_guard(hostile, attr,
     assert out.returncode == 1, out.stderr
     assert said in one_line(out.stderr)
     assert time.monotonic() - start < 60
+
+
+@pytest.mark.parametrize(
+    ("attr", "said"),
+    [
+        ("params_none", "failed in get_params: it must return (w, b); got None"),
+        ("probabilities_short", "failed in probabilities: it must return one probability per row"),
+    ],
+)
+def test_what_a_variants_methods_return_is_checked_and_named(hostile, attr, said) -> None:
+    for command in (["train"], ["compare", "--impl", "textbook"]):
+        flag = "--variant" if command == ["train"] else "--variants"
+        out = cli(*command, flag, f"hostile:{attr}", "--epochs", "1", cwd=hostile)
+        assert out.returncode == 1, out.stderr
+        assert said in one_line(out.stderr)
 
 
 # ------------------------------------------------------------------------------ time limits
