@@ -418,6 +418,51 @@ def machine_lines(data: dict[str, Any], json_name: str) -> list[str]:
     return [*lines, ""]
 
 
+# the ladder's own target (docs/benchmarks.md, "Targets"), beside RATIO_TARGETS' table
+NUMBA_TARGET = 300.0
+
+
+def readme_summary(data: dict[str, Any], json_name: str) -> str:
+    """The README's paragraph on the published run: the article's loop, each variant's speed-up
+    over it (its fastest implementation, textbook in brackets where a tuned one exists), and
+    which targets the run meets: text that ``--publish`` writes and the suite compares."""
+    rows = flat_rows(data)
+    base = find_row(rows, group="article", variant="article", dtype="float32", device="cpu")
+    if base is None:
+        return ""
+    ratio: dict[tuple[str, str], float] = {}
+    for r in rows:
+        match = (r.get("group"), r.get("dtype"), r.get("device"))
+        if match == ("article", "float32", "cpu") and r.get("variant") != "article":
+            ratio[(str(r["variant"]), impl_of(r))] = base["min"] / r["min"]
+    names = sorted(
+        {v for v, _ in ratio}, key=lambda v: -max(r for (n, _), r in ratio.items() if n == v)
+    )
+    parts = []
+    for name in names:
+        fast, textbook = ratio.get((name, "fast")), ratio.get((name, "textbook"))
+        if fast is not None and textbook is not None and fast > textbook:
+            parts.append(f"`{name}` {_x(fast)} tuned ({_x(textbook)} textbook)")
+        else:
+            parts.append(f"`{name}` {_x(max(r for r in (fast, textbook) if r is not None))}")
+    found = targets(rows)
+    numba = ratio.get(("numba", "textbook"))
+    if numba is not None:
+        found.append((f"`numba` >= {NUMBA_TARGET:g}x", {}, numba >= NUMBA_TARGET))
+    met = [text for text, _, ok in found if ok]
+    missed = [text for text, _, ok in found if not ok]
+    m = data.get("machine_info", {}).get("lr_variants", {})
+    return (
+        f"In the published run (`{json_name}`; {m.get('cpu_model', '?')}, {m.get('cores', '?')} "
+        "cores, timings of one machine), on the article's workload in float32 (3,200 steps) the "
+        f"article's loop took {base['min']:.2f} s and each variant was faster by: "
+        + ", ".join(parts)
+        + f". Targets met: {'; '.join(met) or 'none'}. Not met: {'; '.join(missed) or 'none'}. "
+        "`docs/benchmarks.md` has every table, the overhead ladder rung by rung, and why each "
+        "miss happens.\n"
+    )
+
+
 def report(data: dict[str, Any], json_name: str, png_name: str | None) -> str:
     """The generated Markdown (without the markers)."""
     rows = flat_rows(data)

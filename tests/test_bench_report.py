@@ -70,3 +70,14 @@ def test_a_partial_run_is_rendered_but_never_published(
         .read_text()
         .startswith("# Benchmark run `partial`\n\n**Partial run, not published**")
     )
+
+
+def test_the_readmes_benchmark_figures_are_the_published_runs(report: Any) -> None:
+    """README's paragraph on the benchmarks is generated from the run docs/benchmarks.md
+    publishes (``--publish`` writes it), so no figure there is copied by hand."""
+    _, name = _published(report)
+    text = report.README.read_text()
+    start = text.index(report.SUMMARY_BEGIN) + len(report.SUMMARY_BEGIN) + 1
+    block = text[start : text.index(report.SUMMARY_END, start)]
+    assert block == report.readme_summary(report.load(REPO / name), name)
+    assert f"`{name}`" in block and "Targets met:" in block
