@@ -233,7 +233,7 @@ def _arm(seconds: float) -> bool:
 
 
 def _disarm() -> None:
-    """The limit stopped and SIGALRM as it was before :func:`_arm`."""
+    """The limit stopped and SIGALRM as it was before ``_arm``."""
     signal.setitimer(signal.ITIMER_REAL, 0)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
 

@@ -69,6 +69,20 @@ def resolve_all(specs: list[str], name: str = "variants") -> list[str]:
     return names
 
 
+def check_importable(specs: list[str]) -> None:
+    """Each ``package.module:attribute`` of ``specs`` (labels allowed) imported, as
+    ``resolve`` would, but registered nowhere: a spec that does not resolve is its one-line
+    error here (for a command that runs the variants in another process)."""
+    for spec in specs:
+        target = spec.partition("=")[2].strip() if "=" in spec else spec.strip()
+        if ":" in target:
+            _load(target)
+        elif target not in variants():
+            raise ValueError(
+                f"variant must be one of {variants()} or package.module:attribute; got {target!r}"
+            )
+
+
 def register_as(name: str, spec: str) -> str:
     """Import ``spec`` (``package.module:attribute``) and register it as ``name`` as it is (a
     worker process repeating its launcher's ``resolve``)."""
