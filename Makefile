@@ -53,8 +53,16 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q
 
+# two pytest processes at once, one per core (each runs one thread): the docs checks, and the
+# other agreement tests; the docs half's output follows the other's, and either failing fails
 test-kernels: $(STAMP)
-	$(KERNELS) $(BIN)/python -m pytest -q $(AGREEMENT)
+	@rm -f $(VENV)/kernels-docs.log
+	$(KERNELS) $(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(VENV)/tmp-kernels-docs \
+		$(filter tests/test_docs.py,$(AGREEMENT)) > $(VENV)/kernels-docs.log 2>&1 & docs=$$!; \
+	$(KERNELS) $(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(VENV)/tmp-kernels \
+		$(filter-out tests/test_docs.py,$(AGREEMENT)); rest=$$?; \
+	wait $$docs; status=$$?; echo "--- the docs checks on these kernels:"; \
+	cat $(VENV)/kernels-docs.log; test $$rest -eq 0 && test $$status -eq 0
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
