@@ -44,8 +44,16 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/lr-variants compare
 
+# the suite as two pytest processes at once, one per core: the documented commands re-run
+# (tests/test_docs.py) beside everything else; the docs half's output follows, either failing
+# fails
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	@rm -f $(VENV)/test-docs.log
+	$(BIN)/python -m pytest -p no:cacheprovider --basetemp=$(VENV)/tmp-docs tests/test_docs.py \
+		> $(VENV)/test-docs.log 2>&1 & docs=$$!; \
+	$(BIN)/python -m pytest --ignore=tests/test_docs.py; rest=$$?; \
+	wait $$docs; status=$$?; echo "--- the docs checks:"; cat $(VENV)/test-docs.log; \
+	test $$rest -eq 0 && test $$status -eq 0
 	$(BIN)/python -m pytest bench --benchmark-disable -q
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory docs
