@@ -27,7 +27,9 @@ GradientFunction = Callable[..., tuple[Any, Any, Any]]
 
 
 class GradientFunctionVariant:
-    """Arrays ``w`` (shape ``(D,)``) and ``b`` (shape ``()``); loss and gradient from ``fn``."""
+    """Arrays ``w`` (shape ``(D,)``) and ``b`` (shape ``()``); loss and gradient from ``fn``,
+    the plug-in's function as ``returning_arrays`` wraps it (three NumPy arrays, read inside the
+    contained call)."""
 
     def __init__(
         self,
@@ -82,20 +84,7 @@ class GradientFunctionVariant:
                 f"sample_weight (read-only: they may be the caller's own data); it tried: "
                 f"{exc.error}"
             ) from None
-        if not isinstance(out, tuple) or len(out) != 3:
-            raise PluginError(
-                self.name,
-                "gradient",
-                f"it must return (loss, grad_w, grad_b); got {_what(out)}",
-            )
-        try:
-            loss, gw, gb = (np.asarray(v) for v in out)
-        except Exception as exc:  # a tensor that requires grad, an object NumPy cannot read
-            raise PluginError(
-                self.name,
-                "gradient",
-                f"it must return NumPy arrays or numbers; got {_what(out)}: {first_line(exc)}",
-            ) from exc
+        loss, gw, gb = out  # three NumPy arrays: fn is wrapped by returning_arrays
         for what, value, shape in (("loss", loss, ()), ("grad_w", gw, self.w.shape)):
             if value.shape != shape or value.dtype.kind not in "iuf":
                 raise PluginError(
