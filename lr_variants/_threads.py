@@ -181,14 +181,10 @@ def scope(
     before = None if torch is None else torch.get_num_threads()
     if before is not None and before != decision.threads:
         torch.set_num_threads(decision.threads)
-    blas = [(lib, n) for lib, n in _blas_threads() if n != decision.threads]
-    for lib, _ in blas:
-        lib.set_num_threads(decision.threads)
     try:
-        yield decision
+        with blas_threads(decision.threads):
+            yield decision
     finally:
-        for lib, n in blas:
-            lib.set_num_threads(n)
         if before is not None and torch.get_num_threads() != before:
             torch.set_num_threads(before)
         _in_force.reset(in_force)
@@ -197,18 +193,24 @@ def scope(
 
 
 @contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """NumPy's BLAS on one thread for the duration (where ``threadpoolctl`` is installed):
-    for loops of cache-sized BLAS calls, each too small to share among threads (woken and
-    joined per call, they cost more than they save; many times more on a busy machine)."""
-    blas = [(lib, n) for lib, n in _blas_threads() if n != 1]
+def blas_threads(threads: int) -> Iterator[None]:
+    """NumPy's BLAS on ``threads`` threads for the duration, restored afterwards (where
+    ``threadpoolctl`` is installed; otherwise nothing changes)."""
+    blas = [(lib, n) for lib, n in _blas_threads() if n != threads]
     for lib, _ in blas:
-        lib.set_num_threads(1)
+        lib.set_num_threads(threads)
     try:
         yield
     finally:
         for lib, n in blas:
             lib.set_num_threads(n)
+
+
+def single_threaded_blas() -> contextlib.AbstractContextManager[None]:
+    """NumPy's BLAS on one thread for the duration: for loops of cache-sized BLAS calls,
+    each too small to share among threads (woken and joined per call, they cost more than they
+    save; many times more on a busy machine)."""
+    return blas_threads(1)
 
 
 def in_force() -> int:
