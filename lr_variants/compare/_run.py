@@ -90,6 +90,7 @@ def make_models(
         check_choice(impl, "impls", IMPLS)
     models: list[Model] = []
     skipped: list[str] = []
+    unavailable = False  # something asked for could not be loaded (an extra, a module)
     for name in names:
         if not any(i in offered_impls(name) for i in wanted):  # said, not silently dropped
             skipped.append(
@@ -103,6 +104,7 @@ def make_models(
                     spec(name).factory(impl)
                 except (ImportError, AttributeError) as exc:
                     skipped.append(f"{label(name, impl)}: cannot be loaded ({exc})")
+                    unavailable = True
                     continue
             try:
                 models.append(create(name, n_features, impl=impl, **options, **more))
@@ -114,10 +116,11 @@ def make_models(
                 if len(names) == 1:
                     raise
                 skipped.append(f"{label(name, impl)}: {exc}")
+                unavailable = True
     if not models and failed:
         first = failed[0]
         raise PluginError(first.variant, first.phase, first.error)
-    if not models and any(": no " not in s for s in skipped):  # an extra that is missing
+    if not models and unavailable:
         raise ImportError("; ".join(skipped))
     if not models:
         fast = tuple(n for n in VARIANTS if "fast" in offered_impls(n))
