@@ -27,11 +27,12 @@ import contextlib
 import contextvars
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 ENV_VAR = "LR_VARIANTS_THREADS"
+T = TypeVar("T")
 
 # values (rows x features) in one rank's share of a batch from which a step uses several
 # threads: below it, a step's arithmetic is shorter than waking and joining a thread pool
@@ -229,3 +230,24 @@ def pool(threads: int) -> Any:
 
         _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="lr_variants")
     return _POOLS[threads]
+
+
+def block_runs(n_rows: int, block_rows: int, threads: int) -> list[slice]:
+    """Contiguous runs of whole blocks of ``block_rows`` rows that cover ``n_rows`` rows, one per
+    thread: at most ``threads`` runs, each of at least one block (a single run when ``threads``
+    is 1 or the rows fill fewer than two blocks)."""
+    block_rows = max(1, block_rows)
+    parts = max(1, min(threads, n_rows // block_rows))
+    blocks = max(1, -(-n_rows // block_rows))
+    step = -(-blocks // parts) * block_rows  # whole blocks per run
+    return [slice(lo, min(lo + step, n_rows)) for lo in range(0, max(n_rows, 1), step)]
+
+
+def map_runs(fn: Callable[[slice], T], runs: list[slice]) -> list[T]:
+    """``fn`` on each run, results in the runs' order: in this thread for a single run, else
+    one run per worker of ``pool(len(runs))``; NumPy's BLAS on one thread for the duration
+    either way (cache-sized calls: BLAS threads woken and joined per call would only wait)."""
+    with single_threaded_blas():
+        if len(runs) == 1:
+            return [fn(runs[0])]
+        return list(pool(len(runs)).map(fn, runs))

@@ -19,6 +19,7 @@ at most ``e_i / 4`` (sigmoid's slope) plus ``4 eps`` for its own evaluation; a b
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -70,9 +71,9 @@ def _reference(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> dict[st
 def test_read_once_matches_the_reference_within_the_blocked_sum_bound(
     small_blocks: None, variant: str, dtype: str, threads: int
 ) -> None:
-    """Also with two threads in force (the thread policy's for a large batch): the fast numpy
-    form then reads contiguous runs of blocks in parallel and sums them in a fixed order, a
-    blocked sum within the same bound."""
+    """Also with two threads in force (the thread policy's for a large batch): both fast forms
+    then read contiguous runs of blocks in parallel and sum them in a fixed order, a blocked
+    sum within the same bound."""
     X, y = _data(dtype)
     model = lv.create(variant, D, dtype=dtype, impl="fast", seed=1)
     w0 = np.linspace(-1.5, 1.5, D)
@@ -103,6 +104,44 @@ def test_read_once_matches_the_reference_within_the_blocked_sum_bound(
     tw, tb = text.gradients(X, y)
     assert np.all(np.abs(tw - gw) <= 2 * bound_w + N * eps * (A.T @ np.abs(ref["r"])) / N)
     assert abs(tb - gb) <= 2 * bound_b + eps * np.abs(ref["r"]).sum()
+
+
+@pytest.mark.parametrize("n", [0, 1, 124, 125, 249, 250, 5000, 5001])
+@pytest.mark.parametrize("threads", [1, 2, 3, 64])
+def test_block_runs_cover_the_rows_in_whole_blocks(n: int, threads: int) -> None:
+    runs = _threads.block_runs(n, 125, threads)
+    assert runs[0].start == 0 and runs[-1].stop == n
+    assert all(a.stop == b.start for a, b in itertools.pairwise(runs))  # contiguous, in order
+    assert 1 <= len(runs) <= max(1, min(threads, n // 125))
+    assert all((r.stop - r.start) % 125 == 0 and r.stop > r.start for r in runs[:-1])
+
+
+@pytest.mark.parametrize("variant", ["numpy", "torch_manual"])
+def test_a_parallel_read_uses_every_thread_and_restores_torch(
+    small_blocks: None, monkeypatch: pytest.MonkeyPatch, variant: str
+) -> None:
+    """Two threads in force: the pass is split into two runs, and torch's threads (which a
+    worker sets to 1 for its own calls) are what they were after it."""
+    import torch
+
+    if _threads.cpu_count() < 2:
+        pytest.skip("needs 2 CPUs")
+    seen: list[int] = []
+    real = _threads.map_runs
+
+    def counting(fn: Any, runs: list[slice]) -> Any:
+        seen.append(len(runs))
+        return real(fn, runs)
+
+    monkeypatch.setattr(numpy_fast, "map_runs", counting)
+    monkeypatch.setattr(torch_manual_fast, "map_runs", counting)
+    X, y = _data("float32")
+    model = lv.create(variant, D, dtype="float32", impl="fast", seed=1)
+    before = torch.get_num_threads()
+    with _threads.scope(2, 0):
+        model.gradients(X, y)
+        assert torch.get_num_threads() == 2
+    assert seen == [2] and torch.get_num_threads() == before
 
 
 @pytest.mark.parametrize("variant", ["numpy", "torch_manual"])

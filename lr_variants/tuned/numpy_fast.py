@@ -52,7 +52,7 @@ import numpy as np
 
 from lr_variants._backends import READ_BLOCK_ELEMENTS, NumpyArrays
 from lr_variants._sgd import SGD, SGDOptions
-from lr_variants._threads import in_force, pool, single_threaded_blas
+from lr_variants._threads import block_runs, in_force, map_runs
 from lr_variants._validate import F64, row_blocks
 from lr_variants.textbook.numpy import sigmoid
 
@@ -94,24 +94,15 @@ class FastNumpyLogisticRegression:
         bias column) once, a cache-sized block of rows at a time, summed in float64."""
         n = len(y)
         block = max(1, READ_BLOCK_ELEMENTS // max(1, X.shape[1]))
-        parts = min(in_force(), n // block)  # the thread policy's threads, a block each at least
-        if parts <= 1:
+        # contiguous runs of whole blocks, one per thread of the policy's (lr_variants._threads)
+        runs = block_runs(n, block, in_force())
+
+        def run(rows: slice) -> tuple[float, F64]:
             g = np.zeros(len(self.theta))
-            with single_threaded_blas():  # cache-sized calls: threads would only wait
-                total = self._read_blocks(X, y, u, g)
-        else:  # contiguous runs of whole blocks, one per thread; summed in a fixed order
-            blocks = -(-n // block)
-            step = -(-blocks // parts) * block
-            ranges = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
-            gs = [np.zeros(len(self.theta)) for _ in ranges]
+            return self._read_blocks(X[rows], y[rows], None if u is None else u[rows], g), g
 
-            def run(k: int) -> float:
-                lo, hi = ranges[k]
-                return self._read_blocks(X[lo:hi], y[lo:hi], None if u is None else u[lo:hi], gs[k])
-
-            with single_threaded_blas():  # each thread's calls on one core
-                totals = list(pool(len(ranges)).map(run, range(len(ranges))))
-            total, g = math.fsum(totals), np.sum(gs, axis=0)
+        parts = map_runs(run, runs)  # summed in the runs' order: a fixed order
+        total, g = math.fsum(t for t, _ in parts), np.sum([g for _, g in parts], axis=0)
         loss = self.arrays.dtype(total / n if u is None else total)
         return loss, g.astype(self.arrays.dtype)
 

@@ -31,11 +31,17 @@ one, is shared, not copied): ``z = addmv(b, X, w)``, and on the CPU a batch abov
 per cache-sized block of ``m`` rows its logits, losses, residuals and its share of ``X^T r``
 (one ``addmv_`` into the running sum) and ``sum(r)``. Over ``k`` blocks the sums are blocked
 sums: ``|error| <= (m + k) eps sum|terms|`` (``eps`` of the model's dtype), the bound
-``tests/test_scale.py`` checks against the textbook variant.
+``tests/test_scale.py`` checks against the textbook variant. With more than one thread in force
+(the thread policy gives a large batch every core, ``lr_variants._threads``), contiguous runs
+of blocks are read in parallel, one per thread, each worker's torch calls on one intra-op
+thread (a block's element-wise calls are too small for torch to share among threads, so left
+to torch one block's per-row work ran on one core), and the runs' sums are added in a fixed
+order: the same blocked sum, within the same bound.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -43,6 +49,7 @@ import torch
 
 from lr_variants._backends import READ_BLOCK_ELEMENTS, TorchArrays
 from lr_variants._sgd import SGD, SGDOptions
+from lr_variants._threads import block_runs, in_force, map_runs
 from lr_variants._validate import F64, row_blocks
 
 LARGE_BATCH = 4096  # rows above which the mean is torch's (pairwise), not a dot with 1/N
@@ -92,12 +99,38 @@ class FastTorchManualLogisticRegression:
     def read_once(
         self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(L, (X^T r, sum(r)) scaled)`` reading ``X`` (no bias column) once, in blocks."""
+        """``(L, (X^T r, sum(r)) scaled)`` reading ``X`` (no bias column) once, in blocks:
+        contiguous runs of whole blocks, one per thread of the policy's, each run's torch
+        calls on one intra-op thread; the runs' sums added in their order (a fixed order)."""
         n = y.shape[0]
-        g = torch.zeros_like(self.theta)
+        block = max(1, READ_BLOCK_ELEMENTS // max(1, X.shape[1]))
+        runs = block_runs(n, block, in_force())
+        threads = torch.get_num_threads()
+
+        def run(rows: slice) -> tuple[float, torch.Tensor]:
+            if len(runs) > 1 and torch.get_num_threads() != 1:
+                torch.set_num_threads(1)  # this worker's calls: the runs share the cores
+            g = torch.zeros_like(self.theta)
+            return self._read_blocks(X[rows], y[rows], None if u is None else u[rows], g), g
+
+        try:
+            parts = map_runs(run, runs)
+        finally:
+            if len(runs) > 1:  # a worker's setting is process-wide for torch's BLAS
+                torch.set_num_threads(threads)
+        total = math.fsum(t for t, _ in parts)
+        g = parts[0][1] if len(parts) == 1 else torch.stack([g for _, g in parts]).sum(0)
+        scale = 1.0 / n if u is None else 1.0
+        return torch.tensor(total * scale, dtype=self.theta.dtype), g.mul_(scale)
+
+    def _read_blocks(
+        self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None, g: torch.Tensor
+    ) -> float:
+        """The loss terms' sum (in float64) over ``X``'s rows, block by block, adding each
+        block's ``(X^T r, sum(r))`` into ``g``."""
         gw, gb = g[:-1], g[-1]
         total = torch.zeros((), dtype=torch.float64)
-        for rows in row_blocks(n, X.shape[1], READ_BLOCK_ELEMENTS):
+        for rows in row_blocks(y.shape[0], X.shape[1], READ_BLOCK_ELEMENTS):
             block, yb = X[rows], y[rows]
             t = torch.addmv(self.b, block, self.w)
             t.addcmul_(yb, t, value=-2.0)  # (1 - 2y) z
@@ -111,8 +144,7 @@ class FastTorchManualLogisticRegression:
                 r.mul_(u[rows])
             gw.addmv_(block.t(), r)
             gb += r.sum()
-        scale = 1.0 / n if u is None else 1.0
-        return (total * scale).to(self.theta.dtype), g.mul_(scale)
+        return float(total)
 
     def _loss_and_residual(
         self, X: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None
