@@ -10,6 +10,11 @@ once, with the BLAS NumPy uses and the threads the thread policy gives a batch t
 The faster of the two is the bandwidth ``docs/benchmarks.md`` compares training against:
 a full-batch step must read X twice (``X @ theta``, then ``X^T r``), so its floor is
 ``2 * X.nbytes / bandwidth``.
+
+``test_first_product`` times the step's first read alone, ``z = X w`` on X as the fast
+variants get it (row-major, as given), once with NumPy's BLAS (``np.dot``) and once with
+torch's (``X.mv``), with the same threads: what each library's read of X costs before any
+per-row work, the part of a step that no change to the variants' own code can make shorter.
 """
 
 from __future__ import annotations
@@ -55,6 +60,43 @@ def test_read_bandwidth(benchmark: Any, sizes: dict[str, wl.Workload], method: s
         {
             "workload": "bandwidth",
             "method": method,
+            "bytes_read": X.nbytes,
+            "n": work.n,
+            "d": work.d,
+            **wl.thread_info(),
+            "threads_used": decision.threads,
+        }
+    )
+
+
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+def test_first_product(benchmark: Any, sizes: dict[str, wl.Workload], library: str) -> None:
+    work = sizes["full"]
+    X, _ = wl.data(work)
+    w = np.linspace(-1.0, 1.0, work.d, dtype=np.float32)
+    expected = X[:3].astype(np.float64) @ w.astype(np.float64)
+    if library == "numpy":
+
+        def product() -> Any:
+            return np.dot(X, w)
+
+    else:
+        import torch
+
+        Xt, wt = torch.from_numpy(X), torch.from_numpy(w)  # shared with X: no copy
+
+        def product() -> Any:
+            return Xt.mv(wt).numpy()
+
+    benchmark.group = "full"
+    with thread_scope(None, X.size, torch_too=library == "torch") as decision:
+        z = benchmark.pedantic(product, rounds=10 * work.rounds, warmup_rounds=1, iterations=1)
+    # float32 dot products of d terms of size ~1: a few float32 ulps of the d-term sum
+    np.testing.assert_allclose(z[:3], expected, rtol=1e-4, atol=1e-4 * work.d)
+    benchmark.extra_info.update(
+        {
+            "workload": "product",
+            "library": library,
             "bytes_read": X.nbytes,
             "n": work.n,
             "d": work.d,

@@ -11,6 +11,7 @@ same arithmetic with nothing between the operations).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import article_loop
@@ -20,6 +21,7 @@ import torch
 import workloads as wl
 
 import lr_variants as lv
+from lr_variants.training import batch_plan
 
 # (rung label, variant, impl); "article" is the article's own loop
 RUNGS: tuple[tuple[str, str, str], ...] = (
@@ -59,6 +61,19 @@ def _op_calls(variant: str, X: np.ndarray, y: np.ndarray) -> float:
     return sum(e.count for e in ops) / PROFILED_STEPS
 
 
+def _plan_seconds(n: int, epochs: int, rounds: int) -> float:
+    """The fastest of ``rounds`` draws of ``train``'s batch plan for ``epochs`` epochs of
+    ``n`` rows (a NumPy permutation per epoch), untimed by the benchmark itself."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        _, orders = batch_plan(n, epochs=epochs, batch_size=32, seed=42)
+        for _ in orders:
+            pass
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize(("rung", "variant", "impl"), RUNGS, ids=[r[0] for r in RUNGS])
 def test_ladder(
@@ -91,6 +106,8 @@ def test_ladder(
         ops = _op_calls(variant, X, y) if rung in TORCH_RUNGS else None
     info: dict[str, Any] = {**work.info(), "rung": rung, "variant": variant, "impl": impl}
     info.update(dtype=dtype, device="cpu", ops_per_step=ops, loop_s=loops)
+    if variant == "numba":  # the loop's share that is the batch plan, shared by every variant
+        info["plan_s"] = _plan_seconds(work.n, work.epochs, rounds=work.rounds)
     if variant != "article":
         assert lv.accuracy(result, X, y) >= 0.99 or work.epochs < 100
         info["compile_seconds"] = getattr(result.engine, "compile_seconds", None)
