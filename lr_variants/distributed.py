@@ -179,9 +179,16 @@ def _worker(
         finally:
             dist.destroy_process_group()
         report.send(("ok", value))  # pickled here: an unpicklable result is reported below
+        status = 0
     except BaseException as exc:  # reported to the launcher, which names this rank
         report.send((type(exc).__name__, str(exc) or type(exc).__name__))
-        raise SystemExit(1) from None
+        status = 1
+    # reported: end without Python's finalization, where the gloo threads that torch's
+    # DistributedDataParallel keeps alive can abort the process (lr_variants.cli._distributed.leave)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -302,6 +302,24 @@ def _free_port() -> int:
 TRAIN = ["-m", "lr_variants", "train", "--variant", "module", "--epochs", "20", "--quiet"]
 
 
+def test_a_rank_that_joined_a_group_leaves_without_finalization() -> None:
+    """A torchrun rank ends with ``os._exit`` once its output is flushed (torch's DDP keeps
+    gloo's threads alive past ``destroy_process_group``, and Python's finalization can then
+    abort the process): its status and output are kept; a process that joined no group
+    returns from ``leave`` and ends as usual."""
+    code = (
+        "import atexit, sys; from lr_variants.cli import _distributed as d\n"
+        "atexit.register(lambda: print('finalized'))\n"
+        "d.leave(5); print('returned', flush=True)\n"
+        "d._joined = True; print('done'); print('err', file=sys.stderr); d.leave(3)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 3, run.stderr
+    assert run.stdout == "returned\ndone\n" and run.stderr == "err\n"  # no atexit: no finalization
+
+
 def test_torchrun_standalone_and_two_node_runs_print_what_one_process_prints(capsys: Any) -> None:
     """``torchrun --standalone --nproc-per-node=2 ... --distributed`` and two torchrun launches
     (node ranks 0 and 1, one process each) meeting at a c10d rendezvous on localhost both print

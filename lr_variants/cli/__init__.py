@@ -23,7 +23,17 @@ from typing import Any
 
 from lr_variants import _contain
 from lr_variants._threads import scope as thread_scope
-from lr_variants.cli import _common, bench, check, compare, explain, plot, solve, train
+from lr_variants.cli import (
+    _common,
+    _distributed,
+    bench,
+    check,
+    compare,
+    explain,
+    plot,
+    solve,
+    train,
+)
 
 _COMMANDS = (compare, train, solve, explain, plot, bench, check)
 
@@ -103,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
     limit = os.environ.get(_contain.TIMEOUT_VARIABLE)
     try:
-        return _main(argv)
+        status = _main(argv)
     finally:  # the caller's own format and time limit again (main may be called from Python)
         warnings.formatwarning = formatwarning
         _contain.set_timeout(None)
@@ -111,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.pop(_contain.TIMEOUT_VARIABLE, None)
         else:
             os.environ[_contain.TIMEOUT_VARIABLE] = limit
+    _distributed.leave(status)  # a torchrun rank ends here (see there why)
+    return status
 
 
 def _main(argv: Sequence[str] | None) -> int:
