@@ -305,19 +305,21 @@ TRAIN = ["-m", "lr_variants", "train", "--variant", "module", "--epochs", "20", 
 def test_a_rank_that_joined_a_group_leaves_without_finalization() -> None:
     """A torchrun rank ends with ``os._exit`` once its output is flushed (torch's DDP keeps
     gloo's threads alive past ``destroy_process_group``, and Python's finalization can then
-    abort the process): its status and output are kept; a process that joined no group
-    returns from ``leave`` and ends as usual."""
+    abort the process): its status and output are kept. A process that joined no group
+    returns from ``leave`` and ends as usual, and ``main`` called from Python returns."""
     code = (
-        "import atexit, sys; from lr_variants.cli import _distributed as d\n"
+        "import atexit, sys; from lr_variants.cli import _distributed as d, main\n"
         "atexit.register(lambda: print('finalized'))\n"
         "d.leave(5); print('returned', flush=True)\n"
-        "d._joined = True; print('done'); print('err', file=sys.stderr); d.leave(3)\n"
+        "d._joined = True; print('main', main(['train', '--epochs', '-1']))\n"
+        "print('done'); print('err', file=sys.stderr); d.leave(3)\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 3, run.stderr
-    assert run.stdout == "returned\ndone\n" and run.stderr == "err\n"  # no atexit: no finalization
+    assert run.stdout == "returned\nmain 2\ndone\n"  # no 'finalized': atexit never ran
+    assert run.stderr.endswith("err\n") and run.stderr.count("\n") == 2, run.stderr
 
 
 def test_torchrun_standalone_and_two_node_runs_print_what_one_process_prints(capsys: Any) -> None:

@@ -121,8 +121,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.pop(_contain.TIMEOUT_VARIABLE, None)
         else:
             os.environ[_contain.TIMEOUT_VARIABLE] = limit
-    _distributed.leave(status)  # a torchrun rank ends here (see there why)
     return status
+
+
+def console() -> None:
+    """The ``lr-variants`` program (and ``python -m lr_variants``): ``main`` on the process's
+    arguments, its status the process's. A torchrun rank ends there without Python's
+    finalization (``lr_variants.cli._distributed.leave`` says why); ``main`` called from
+    Python always returns."""
+    status = main()
+    _distributed.leave(status)
+    raise SystemExit(status)
 
 
 def _main(argv: Sequence[str] | None) -> int:
