@@ -9,7 +9,6 @@ from typing import Any
 from report_data import (
     BANDWIDTH_METHODS,
     LADDER,
-    PRODUCT_LIBRARIES,
     SCALE_SOURCES,
     SCALE_VARIANTS,
     STARTUP_PROGRAMS,
@@ -49,8 +48,6 @@ def expected(cuda: bool) -> Iterator[tuple[Any, ...]]:
             yield ("ladder", rung, dtype)
     for method in BANDWIDTH_METHODS:
         yield ("bandwidth", method)
-    for library in PRODUCT_LIBRARIES:
-        yield ("product", library)
     for program in STARTUP_PROGRAMS:
         yield ("startup", program)
     for case in THREAD_CASES:

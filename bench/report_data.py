@@ -26,7 +26,6 @@ STARTUP_PROGRAMS = ("numpy", "module", "article_script")
 SCALE_VARIANTS = ("numpy", "torch_manual")  # bench/test_scale.py: textbook and fast each
 SCALE_SOURCES = ("memory", "mapped")
 BANDWIDTH_METHODS = ("sdot", "gemv")
-PRODUCT_LIBRARIES = ("numpy", "torch")  # bench/test_bandwidth.py: a step's first product alone
 # bench/test_threads.py: the thread policy against one thread and every core
 THREAD_CASES = ("api_policy", "api_pinned", "api_all_cores", "dp_policy", "dp_all_cores")
 # the overhead ladder's rungs (bench/test_ladder.py), top (most framework) to bottom (the floor)

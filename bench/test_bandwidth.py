@@ -11,21 +11,25 @@ The faster of the two is the bandwidth ``docs/benchmarks.md`` compares training 
 a full-batch step must read X twice (``X @ theta``, then ``X^T r``), so its floor is
 ``2 * X.nbytes / bandwidth``.
 
-``test_first_product`` times the step's first read alone, ``z = X w`` on X as the fast
-variants get it (row-major, as given), once with NumPy's BLAS (``np.dot``) and once with
-torch's (``X.mv``), with the same threads: what each library's read of X costs before any
-per-row work, the part of a step that no change to the variants' own code can make shorter.
+``test_first_product`` times a full-batch step's first product alone, ``z = X w`` read the way
+the fast variants read X (row-major, as given, in cache-sized blocks, one run of blocks per
+thread), once with NumPy's BLAS (``np.dot``) and once with torch's (``torch.mv``): what each
+library's read of X costs before any per-row work, a floor for a step built that way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 import workloads as wl
 
+from lr_variants._backends import READ_BLOCK_ELEMENTS
+from lr_variants._threads import block_runs, in_force, map_runs
 from lr_variants._threads import scope as thread_scope
+from lr_variants._validate import row_blocks
 
 
 @pytest.mark.parametrize("method", ["sdot", "gemv"])
@@ -69,25 +73,55 @@ def test_read_bandwidth(benchmark: Any, sizes: dict[str, wl.Workload], method: s
     )
 
 
+def _first_product(library: str, X: np.ndarray, w: np.ndarray) -> Callable[[], np.ndarray]:
+    """``z = X w`` read as the fast variants' full-batch pass reads X: cache-sized blocks of
+    rows, contiguous runs of blocks in parallel (one per thread in force), each library call on
+    one thread (lr_variants._threads.block_runs / map_runs)."""
+    n, d = X.shape
+    block = max(1, READ_BLOCK_ELEMENTS // d)
+    z = np.empty(n, dtype=X.dtype)
+    if library == "numpy":
+
+        def run(rows: slice) -> None:
+            for b in row_blocks(rows.stop - rows.start, d, READ_BLOCK_ELEMENTS):
+                part = slice(rows.start + b.start, rows.start + b.stop)
+                np.dot(X[part], w, out=z[part])
+
+    else:
+        import torch
+
+        Xt, wt, zt = torch.from_numpy(X), torch.from_numpy(w), torch.from_numpy(z)  # no copies
+
+        def run(rows: slice) -> None:
+            torch.set_num_threads(1)  # as the fast torch_manual form's workers do
+            for b in row_blocks(rows.stop - rows.start, d, READ_BLOCK_ELEMENTS):
+                part = slice(rows.start + b.start, rows.start + b.stop)
+                torch.mv(Xt[part], wt, out=zt[part])
+
+    def product() -> np.ndarray:
+        runs = block_runs(n, block, in_force())
+        if library == "torch":
+            import torch
+
+            threads = torch.get_num_threads()
+            try:
+                map_runs(run, runs)
+            finally:
+                torch.set_num_threads(threads)
+        else:
+            map_runs(run, runs)
+        return z
+
+    return product
+
+
 @pytest.mark.parametrize("library", ["numpy", "torch"])
 def test_first_product(benchmark: Any, sizes: dict[str, wl.Workload], library: str) -> None:
     work = sizes["full"]
     X, _ = wl.data(work)
     w = np.linspace(-1.0, 1.0, work.d, dtype=np.float32)
     expected = X[:3].astype(np.float64) @ w.astype(np.float64)
-    if library == "numpy":
-
-        def product() -> Any:
-            return np.dot(X, w)
-
-    else:
-        import torch
-
-        Xt, wt = torch.from_numpy(X), torch.from_numpy(w)  # shared with X: no copy
-
-        def product() -> Any:
-            return Xt.mv(wt).numpy()
-
+    product = _first_product(library, X, w)
     benchmark.group = "full"
     with thread_scope(None, X.size, torch_too=library == "torch") as decision:
         z = benchmark.pedantic(product, rounds=10 * work.rounds, warmup_rounds=1, iterations=1)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -251,3 +252,13 @@ def map_runs(fn: Callable[[slice], T], runs: list[slice]) -> list[T]:
         if len(runs) == 1:
             return [fn(runs[0])]
         return list(pool(len(runs)).map(fn, runs))
+
+
+def sum_runs(totals: list[float]) -> float:
+    """The runs' float64 partial sums (of non-negative loss terms) added in their order,
+    exactly and rounded once (``math.fsum``); a sum past float64's range is ``inf``, as the
+    sum of one run would be (``fsum`` raises ``OverflowError`` instead)."""
+    try:
+        return math.fsum(totals)
+    except OverflowError:
+        return math.inf

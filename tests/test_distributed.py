@@ -320,6 +320,18 @@ def test_a_rank_that_joined_a_group_leaves_without_finalization() -> None:
     assert run.returncode == 3, run.stderr
     assert run.stdout == "returned\nmain 2\ndone\n"  # no 'finalized': atexit never ran
     assert run.stderr.endswith("err\n") and run.stderr.count("\n") == 2, run.stderr
+    # a failure that escapes main() in such a rank: its traceback, status 1, the same end
+    code = (
+        "import atexit, lr_variants.cli as cli; from lr_variants.cli import _distributed as d\n"
+        "atexit.register(lambda: print('finalized'))\n"
+        "def boom(argv): raise RuntimeError('boom')\n"
+        "cli._main = boom; d._joined = True; cli.console()\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 1 and run.stdout == "", run.stdout
+    assert run.stderr.rstrip().endswith("RuntimeError: boom"), run.stderr
 
 
 def test_torchrun_standalone_and_two_node_runs_print_what_one_process_prints(capsys: Any) -> None:

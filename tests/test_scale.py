@@ -116,6 +116,21 @@ def test_block_runs_cover_the_rows_in_whole_blocks(n: int, threads: int) -> None
     assert all((r.stop - r.start) % 125 == 0 and r.stop > r.start for r in runs[:-1])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("variant", ["numpy", "torch_manual"])
+def test_a_loss_past_float64s_range_is_inf_whatever_the_threads(
+    small_blocks: None, variant: str, threads: int
+) -> None:
+    """Each run's sum of the loss terms (about 1e308 here) is finite and their sum is not: the
+    loss is inf, as one run's sum would be, so training stops as diverged (not an
+    ``OverflowError`` from summing the runs)."""
+    model = lv.create(variant, D, dtype="float64", impl="fast")
+    model.set_params(np.full(D, 5e303), 0.0)  # z = 4e304 on every row of ones
+    X, y = np.ones((N, D)), np.zeros(N)
+    with _threads.scope(min(threads, _threads.cpu_count()), 0):
+        assert model.loss(X, y) == np.inf
+
+
 @pytest.mark.parametrize("variant", ["numpy", "torch_manual"])
 def test_a_parallel_read_uses_every_thread_and_restores_torch(
     small_blocks: None, monkeypatch: pytest.MonkeyPatch, variant: str

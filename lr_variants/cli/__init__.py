@@ -129,7 +129,17 @@ def console() -> None:
     arguments, its status the process's. A torchrun rank ends there without Python's
     finalization (``lr_variants.cli._distributed.leave`` says why); ``main`` called from
     Python always returns."""
-    status = main()
+    try:
+        status = main()
+    except SystemExit as exc:  # as Python would end with it
+        if not _distributed.joined():
+            raise
+        status = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # a failure main() does not know: its traceback, then the same end
+        if not _distributed.joined():
+            raise
+        traceback.print_exc()
+        status = 1
     _distributed.leave(status)
     raise SystemExit(status)
 

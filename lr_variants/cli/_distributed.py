@@ -197,7 +197,14 @@ def run_train(args: argparse.Namespace, body: Callable[[argparse.Namespace], Any
                 quiet = stack.enter_context(open(os.devnull, "w"))
                 stack.enter_context(contextlib.redirect_stdout(quiet))
             result = body(args)
-        dist.barrier()  # every rank done before any tears the group down (an orderly exit)
+        try:  # every rank done before any tears the group down (an orderly exit)
+            dist.barrier()
+        except RuntimeError as exc:  # a peer that died or stalled after its training
+            text = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise ConnectionError(
+                f"rank {rank}: another rank did not finish (it stopped, was killed or timed "
+                f"out): {text}"
+            ) from None
         return result
     except (ValueError, TypeError, FloatingPointError, OSError) as exc:
         text = str(exc)
@@ -206,6 +213,11 @@ def run_train(args: argparse.Namespace, body: Callable[[argparse.Namespace], Any
         raise
     finally:
         dist.destroy_process_group()
+
+
+def joined() -> bool:
+    """Whether this process joined a process group here (a torchrun rank)."""
+    return _joined
 
 
 def leave(status: int) -> None:

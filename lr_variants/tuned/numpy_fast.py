@@ -45,14 +45,13 @@ This module imports no torch.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from lr_variants._backends import READ_BLOCK_ELEMENTS, NumpyArrays
 from lr_variants._sgd import SGD, SGDOptions
-from lr_variants._threads import block_runs, in_force, map_runs
+from lr_variants._threads import block_runs, in_force, map_runs, sum_runs
 from lr_variants._validate import F64, row_blocks
 from lr_variants.textbook.numpy import sigmoid
 
@@ -102,7 +101,7 @@ class FastNumpyLogisticRegression:
             return self._read_blocks(X[rows], y[rows], None if u is None else u[rows], g), g
 
         parts = map_runs(run, runs)  # summed in the runs' order: a fixed order
-        total, g = math.fsum(t for t, _ in parts), np.sum([g for _, g in parts], axis=0)
+        total, g = sum_runs([t for t, _ in parts]), np.sum([g for _, g in parts], axis=0)
         loss = self.arrays.dtype(total / n if u is None else total)
         return loss, g.astype(self.arrays.dtype)
 

@@ -41,7 +41,6 @@ order: the same blocked sum, within the same bound.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -49,7 +48,7 @@ import torch
 
 from lr_variants._backends import READ_BLOCK_ELEMENTS, TorchArrays
 from lr_variants._sgd import SGD, SGDOptions
-from lr_variants._threads import block_runs, in_force, map_runs
+from lr_variants._threads import block_runs, in_force, map_runs, sum_runs
 from lr_variants._validate import F64, row_blocks
 
 LARGE_BATCH = 4096  # rows above which the mean is torch's (pairwise), not a dot with 1/N
@@ -118,7 +117,7 @@ class FastTorchManualLogisticRegression:
         finally:
             if len(runs) > 1:  # a worker's setting is process-wide for torch's BLAS
                 torch.set_num_threads(threads)
-        total = math.fsum(t for t, _ in parts)
+        total = sum_runs([t for t, _ in parts])
         g = parts[0][1] if len(parts) == 1 else torch.stack([g for _, g in parts]).sum(0)
         scale = 1.0 / n if u is None else 1.0
         return torch.tensor(total * scale, dtype=self.theta.dtype), g.mul_(scale)
