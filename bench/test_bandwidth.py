@@ -93,23 +93,12 @@ def _first_product(library: str, X: np.ndarray, w: np.ndarray) -> Callable[[], n
         Xt, wt, zt = torch.from_numpy(X), torch.from_numpy(w), torch.from_numpy(z)  # no copies
 
         def run(rows: slice) -> None:
-            torch.set_num_threads(1)  # as the fast torch_manual form's workers do
             for b in row_blocks(rows.stop - rows.start, d, READ_BLOCK_ELEMENTS):
                 part = slice(rows.start + b.start, rows.start + b.stop)
                 torch.mv(Xt[part], wt, out=zt[part])
 
     def product() -> np.ndarray:
-        runs = block_runs(n, block, in_force())
-        if library == "torch":
-            import torch
-
-            threads = torch.get_num_threads()
-            try:
-                map_runs(run, runs)
-            finally:
-                torch.set_num_threads(threads)
-        else:
-            map_runs(run, runs)
+        map_runs(run, block_runs(n, block, in_force()), torch_calls=library == "torch")
         return z
 
     return product

@@ -244,14 +244,29 @@ def block_runs(n_rows: int, block_rows: int, threads: int) -> list[slice]:
     return [slice(lo, min(lo + step, n_rows)) for lo in range(0, max(n_rows, 1), step)]
 
 
-def map_runs(fn: Callable[[slice], T], runs: list[slice]) -> list[T]:
+def map_runs(fn: Callable[[slice], T], runs: list[slice], *, torch_calls: bool = False) -> list[T]:
     """``fn`` on each run, results in the runs' order: in this thread for a single run, else
     one run per worker of ``pool(len(runs))``; NumPy's BLAS on one thread for the duration
-    either way (cache-sized calls: BLAS threads woken and joined per call would only wait)."""
+    either way (cache-sized calls: BLAS threads woken and joined per call would only wait).
+    ``torch_calls``: ``fn`` calls torch, and each worker's calls run on one intra-op thread
+    (the runs share the cores); torch's setting, process-wide for its BLAS, is restored after."""
     with single_threaded_blas():
         if len(runs) == 1:
             return [fn(runs[0])]
-        return list(pool(len(runs)).map(fn, runs))
+        if not torch_calls:
+            return list(pool(len(runs)).map(fn, runs))
+        torch: Any = sys.modules["torch"]
+        threads = torch.get_num_threads()
+
+        def one_thread(rows: slice) -> T:
+            if torch.get_num_threads() != 1:
+                torch.set_num_threads(1)
+            return fn(rows)
+
+        try:
+            return list(pool(len(runs)).map(one_thread, runs))
+        finally:
+            torch.set_num_threads(threads)
 
 
 def sum_runs(totals: list[float]) -> float:

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from lr_variants._data_parallel import PeerLostError
+from lr_variants._data_parallel import PeerLostError, end_rank
 from lr_variants._validate import F64, check_int, check_real
 from lr_variants.compare import label
 from lr_variants.registry import create, from_gradient
@@ -183,12 +183,7 @@ def _worker(
     except BaseException as exc:  # reported to the launcher, which names this rank
         report.send((type(exc).__name__, str(exc) or type(exc).__name__))
         status = 1
-    # reported: end without Python's finalization, where the gloo threads that torch's
-    # DistributedDataParallel keeps alive can abort the process (lr_variants.cli._distributed.leave)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(status)
+    end_rank(status)  # reported: end without Python's finalization (see there why)
 
 
 def _first_line(exc: BaseException) -> str:

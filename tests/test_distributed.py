@@ -302,6 +302,12 @@ def _free_port() -> int:
 TRAIN = ["-m", "lr_variants", "train", "--variant", "module", "--epochs", "20", "--quiet"]
 
 
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=120
+    )
+
+
 def test_a_rank_that_joined_a_group_leaves_without_finalization() -> None:
     """A torchrun rank ends with ``os._exit`` once its output is flushed (torch's DDP keeps
     gloo's threads alive past ``destroy_process_group``, and Python's finalization can then
@@ -314,9 +320,7 @@ def test_a_rank_that_joined_a_group_leaves_without_finalization() -> None:
         "d._joined = True; print('main', main(['train', '--epochs', '-1']))\n"
         "print('done'); print('err', file=sys.stderr); d.leave(3)\n"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=120
-    )
+    run = _python(code)
     assert run.returncode == 3, run.stderr
     assert run.stdout == "returned\nmain 2\ndone\n"  # no 'finalized': atexit never ran
     assert run.stderr.endswith("err\n") and run.stderr.count("\n") == 2, run.stderr
@@ -327,9 +331,7 @@ def test_a_rank_that_joined_a_group_leaves_without_finalization() -> None:
         "def boom(argv): raise RuntimeError('boom')\n"
         "cli._main = boom; d._joined = True; cli.console()\n"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=120
-    )
+    run = _python(code)
     assert run.returncode == 1 and run.stdout == "", run.stdout
     assert run.stderr.rstrip().endswith("RuntimeError: boom"), run.stderr
 

@@ -144,9 +144,9 @@ def test_a_parallel_read_uses_every_thread_and_restores_torch(
     seen: list[int] = []
     real = _threads.map_runs
 
-    def counting(fn: Any, runs: list[slice]) -> Any:
+    def counting(fn: Any, runs: list[slice], **options: Any) -> Any:
         seen.append(len(runs))
-        return real(fn, runs)
+        return real(fn, runs, **options)
 
     monkeypatch.setattr(numpy_fast, "map_runs", counting)
     monkeypatch.setattr(torch_manual_fast, "map_runs", counting)

@@ -221,21 +221,13 @@ def joined() -> bool:
 
 
 def leave(status: int) -> None:
-    """End a process that joined a process group here (a torchrun rank) with ``status``,
-    once the command is over: both streams flushed, then ``os._exit``, without Python's
-    finalization. torch's ``DistributedDataParallel`` keeps the gloo group and its worker
-    threads alive after ``destroy_process_group``, and such a thread may still be releasing
-    the last collective's work, which holds Python objects, when Python finalizes: asked for
-    the interpreter then, the thread is stopped inside a C++ destructor and the process aborts
-    ("terminate called without an active exception", seen in about one run in eight on a
-    busy 2-core machine). Nothing is left to do by then: the results are printed, the group
-    destroyed. Returns at once in a process that joined no group."""
-    if not _joined:
-        return
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # closed, or a broken pipe
-            stream.flush()
-    os._exit(status)
+    """End a process that joined a process group here (a torchrun rank) with ``status``, once
+    the command is over and its results are printed (``lr_variants._data_parallel.end_rank``
+    says why); returns at once in a process that joined no group."""
+    if _joined:
+        from lr_variants._data_parallel import end_rank
+
+        end_rank(status)
 
 
 def run_compare(args: argparse.Namespace, names: list[str], impls: tuple[str, ...]) -> None:

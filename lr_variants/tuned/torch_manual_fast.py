@@ -104,19 +104,12 @@ class FastTorchManualLogisticRegression:
         n = y.shape[0]
         block = max(1, READ_BLOCK_ELEMENTS // max(1, X.shape[1]))
         runs = block_runs(n, block, in_force())
-        threads = torch.get_num_threads()
 
         def run(rows: slice) -> tuple[float, torch.Tensor]:
-            if len(runs) > 1 and torch.get_num_threads() != 1:
-                torch.set_num_threads(1)  # this worker's calls: the runs share the cores
             g = torch.zeros_like(self.theta)
             return self._read_blocks(X[rows], y[rows], None if u is None else u[rows], g), g
 
-        try:
-            parts = map_runs(run, runs)
-        finally:
-            if len(runs) > 1:  # a worker's setting is process-wide for torch's BLAS
-                torch.set_num_threads(threads)
+        parts = map_runs(run, runs, torch_calls=True)
         total = sum_runs([t for t, _ in parts])
         g = parts[0][1] if len(parts) == 1 else torch.stack([g for _, g in parts]).sum(0)
         scale = 1.0 / n if u is None else 1.0
