@@ -21,7 +21,7 @@ import torch
 import workloads as wl
 
 import lr_variants as lv
-from lr_variants.training import batch_plan
+from lr_variants._shuffle import Permutations
 
 # (rung label, variant, impl); "article" is the article's own loop
 RUNGS: tuple[tuple[str, str, str], ...] = (
@@ -61,17 +61,17 @@ def _op_calls(variant: str, X: np.ndarray, y: np.ndarray) -> float:
     return sum(e.count for e in ops) / PROFILED_STEPS
 
 
-def _plan_seconds(n: int, epochs: int, rounds: int) -> float:
-    """The fastest of ``rounds`` draws of ``train``'s batch plan for ``epochs`` epochs of
-    ``n`` rows (a NumPy permutation per epoch), untimed by the benchmark itself."""
-    best = float("inf")
+def _plan_seconds(n: int, epochs: int, rounds: int) -> tuple[float, float]:
+    """The fastest of ``rounds`` draws of ``train``'s batch plan for ``epochs`` epochs of ``n``
+    rows, untimed by the benchmark itself: ``(NumPy's permutation per epoch, as the per-step
+    variants draw it; all epochs at once by the compiled twin, as numba's loop draws it)``."""
+    best = [float("inf"), float("inf")]
     for _ in range(rounds):
-        start = time.perf_counter()
-        _, orders = batch_plan(n, epochs=epochs, batch_size=32, seed=42)
-        for _ in orders:
-            pass
-        best = min(best, time.perf_counter() - start)
-    return best
+        for k, draw in enumerate((lambda p: list(p), lambda p: p.take(epochs))):
+            start = time.perf_counter()
+            draw(Permutations(n, epochs, seed=42))
+            best[k] = min(best[k], time.perf_counter() - start)
+    return best[0], best[1]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -107,7 +107,7 @@ def test_ladder(
     info: dict[str, Any] = {**work.info(), "rung": rung, "variant": variant, "impl": impl}
     info.update(dtype=dtype, device="cpu", ops_per_step=ops, loop_s=loops)
     if variant == "numba":  # the loop's share that is the batch plan, shared by every variant
-        info["plan_s"] = _plan_seconds(work.n, work.epochs, rounds=work.rounds)
+        info["plan_s"], info["plan_twin_s"] = _plan_seconds(work.n, work.epochs, work.rounds)
     if variant != "article":
         assert lv.accuracy(result, X, y) >= 0.99 or work.epochs < 100
         info["compile_seconds"] = getattr(result.engine, "compile_seconds", None)

@@ -12,6 +12,7 @@ import numpy as np
 
 from lr_variants._backends import is_mapped, whole
 from lr_variants._model import Model
+from lr_variants._shuffle import Permutations, stacked
 from lr_variants._threads import check_threads, local_ranks
 from lr_variants._threads import scope as thread_scope
 from lr_variants._validate import (
@@ -96,10 +97,9 @@ def batch_plan(
         from lr_variants.article import article_orders
 
         return slices, article_orders(n_samples, epochs, seed=seed, n_features=n_features)
-    rng = np.random.default_rng(seed)
-    reorder = shuffle and len(slices) > 1
-    orders = (rng.permutation(n_samples) if reorder else None for _ in range(epochs))
-    return slices, orders
+    if shuffle and len(slices) > 1:
+        return slices, Permutations(n_samples, epochs, seed)
+    return slices, itertools.repeat(None, epochs)
 
 
 def batches(n_samples: int, **plan: Any) -> Iterator[np.ndarray]:
@@ -327,17 +327,10 @@ def _epoch_chunks(
     """``(orders, u)`` for up to ``per_call`` consecutive epochs at a time: their row orders
     as one ``(epochs, n)`` int64 array (``arange(n)`` where the rows stay as stored) and, with
     sample weights, each epoch's weights in its batch order, normalized per batch."""
-    stored = None
     while True:
-        chunk = list(itertools.islice(orders, per_call))
-        if not chunk:
+        rows = stacked(orders, per_call, n)
+        if not len(rows):
             return
-        rows = np.empty((len(chunk), n), dtype=np.int64)
-        for e, perm in enumerate(chunk):
-            if perm is None:
-                stored = np.arange(n) if stored is None else stored
-                perm = stored
-            rows[e] = perm
         u = None
         if s64 is not None:
             u = np.stack([normalized(s64[r], slices) for r in rows])
