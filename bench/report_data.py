@@ -104,6 +104,8 @@ def row_key(row: dict[str, Any]) -> tuple[Any, ...] | None:
         return ("bandwidth", row.get("method"))
     if row.get("workload") == "product":
         return ("product", row.get("library"))
+    if row.get("workload") == "in_cache":
+        return ("in_cache", row.get("variant"))
     if group == "startup":
         return ("startup", row.get("program"))
     if group == "scale":
@@ -128,6 +130,11 @@ def read_bandwidth(rows: list[dict[str, Any]]) -> tuple[float, dict[str, float]]
         if r.get("workload") == "bandwidth"
     }
     return (max(each.values()), each) if each else None
+
+
+def in_cache_passes(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each fast variant's full-batch pass with X in cache (``test_step_in_cache``), by name."""
+    return {str(r["variant"]): r for r in rows if r.get("workload") == "in_cache"}
 
 
 def first_products(rows: list[dict[str, Any]]) -> dict[str, float]:

@@ -19,6 +19,7 @@ from report_data import (
     first_products,
     flat_rows,
     impl_of,
+    in_cache_passes,
     phase_us,
     read_bandwidth,
 )
@@ -144,7 +145,48 @@ def workload_table(rows: list[dict[str, Any]], workload: str) -> list[str]:
                 f"same run: {each}. A step built that way on that library, which also computes "
                 "the losses, the residuals and `X^T r`, takes longer than this.",
             ]
+        out += _in_cache_lines(rows, mine, first["x_bytes"] / best)
     return [*out, ""]
+
+
+def _in_cache_lines(
+    rows: list[dict[str, Any]], full: list[dict[str, Any]], one_read: float
+) -> list[str]:
+    """The fast passes' arithmetic alone (X in cache) against one read of X and the step."""
+    passes = in_cache_passes(rows)
+    if not passes:
+        return []
+    each = []
+    for name, r in sorted(passes.items()):
+        arithmetic = r["full_s"] / one_read
+        fast = [f for f in full if f["variant"] == name and impl_of(f) == "fast"]
+        step = next((f for f in fast if f.get("loop_min")), None)
+        turns = (
+            ""
+            if step is None
+            else f"; one read and this arithmetic in turn: {_x(1 + arithmetic)}, the measured "
+            f"step: {_x(step['loop_min'] / step['steps'] / one_read)}"
+        )
+        each.append(
+            f"`{name}` {_ms(r['full_s'])} ms ({_x(arithmetic)} of one read; its products at "
+            f"{r['core_gflops']:.0f} GFLOP/s on one core{turns})"
+        )
+    peak = max(r["core_peak_gflops"] for r in passes.values())
+    threads = next(iter(passes.values()))["policy_threads"]
+    return [
+        "",
+        "The fast passes' arithmetic alone (`bench/test_bandwidth.py::test_step_in_cache`: "
+        "`read_once` on 4 blocks of X that stay in cache, on one thread; a block's time is the "
+        "slope between 4 blocks and 1, counted for all of X's blocks shared perfectly among "
+        f"the policy's {threads} threads, a lower bound): {'; '.join(each)}. One core reaches "
+        f"{peak:.0f} GFLOP/s on NumPy's 1024 x 1024 float32 matrix product"
+        + (
+            ", so the products are limited by moving each block from cache to the core, not "
+            "by the floating-point units."
+            if max(r["core_gflops"] for r in passes.values()) < peak / 2
+            else ", which the products come near."
+        ),
+    ]
 
 
 def scale_table(rows: list[dict[str, Any]]) -> list[str]:

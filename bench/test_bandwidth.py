@@ -15,10 +15,19 @@ a full-batch step must read X twice (``X @ theta``, then ``X^T r``), so its floo
 the fast variants read X (row-major, as given, in cache-sized blocks, one run of blocks per
 thread), once with NumPy's BLAS (``np.dot``) and once with torch's (``torch.mv``): what each
 library's read of X costs before any per-row work, a floor for a step built that way.
+
+``test_step_in_cache`` times the fast variants' whole full-batch pass (``read_once``: the
+first product, each row's loss and residual, ``X^T r``) on X's first rows, one block per
+thread, which stay in cache from one round to the next: the pass's arithmetic without the
+read from memory. Scaled to X's rows, it says whether the arithmetic alone could bound a step
+at more than one read of X. Beside it, the two products' GFLOP/s (``4 n d`` floating-point
+operations a pass) and, as the cores' reachable peak, NumPy's BLAS on a 1024 x 1024 float32
+matrix product on the same threads.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +35,9 @@ import numpy as np
 import pytest
 import workloads as wl
 
+import lr_variants as lv
 from lr_variants._backends import READ_BLOCK_ELEMENTS
-from lr_variants._threads import block_runs, in_force, map_runs
+from lr_variants._threads import block_runs, decide, in_force, map_runs
 from lr_variants._threads import scope as thread_scope
 from lr_variants._validate import row_blocks
 
@@ -125,5 +135,81 @@ def test_first_product(benchmark: Any, sizes: dict[str, wl.Workload], library: s
             "d": work.d,
             **wl.thread_info(),
             "threads_used": decision.threads,
+        }
+    )
+
+
+def _gemm_gflops(rounds: int) -> float:
+    """NumPy's BLAS on a 1024 x 1024 float32 matrix product, in GFLOP/s (``2 m^3`` operations;
+    the fastest of ``rounds``), on the threads in force: what these cores reach at best."""
+    a = np.linspace(-1.0, 1.0, 1024 * 1024, dtype=np.float32).reshape(1024, 1024)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        np.dot(a, a)
+        best = min(best, time.perf_counter() - start)
+    return 2 * 1024**3 / best / 1e9
+
+
+def _min_seconds(fn: Callable[[], Any], rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("variant", ["numpy", "torch_manual"])
+def test_step_in_cache(benchmark: Any, sizes: dict[str, wl.Workload], variant: str) -> None:
+    work = sizes["full"]
+    X, y = wl.data(work)
+    block = READ_BLOCK_ELEMENTS // work.d
+    blocks = min(4, work.n // block)  # 16 MB of X: in the last-level cache between rounds
+    model = lv.create(variant, work.d, impl="fast", dtype="float32", seed=3)
+    engine = model.engine
+
+    def pass_over(rows: int) -> Callable[[], Any]:
+        Xa, ya = np.ascontiguousarray(X[:rows]), y[:rows].copy()  # as the pass reads X
+        if variant == "torch_manual":
+            import torch
+
+            Xa, ya = torch.from_numpy(Xa), torch.from_numpy(ya)
+        return lambda: engine.read_once(Xa, ya, None)
+
+    benchmark.group = "in-cache"  # not a training row of the full workload
+    policy = decide(X.size).threads  # the threads train() gives a batch of all of X
+    with thread_scope(1, X.size, torch_too=variant == "torch_manual"):  # one core's arithmetic
+        run = pass_over(blocks * block)
+        loss, g = benchmark.pedantic(run, rounds=20 * work.rounds, warmup_rounds=2, iterations=1)
+        one = _min_seconds(pass_over(block), rounds=20 * work.rounds)
+        core_peak = _gemm_gflops(rounds=5)
+    # the slope: a block's arithmetic, without the pass's fixed cost
+    per_block = (benchmark.stats.stats.min - one) / (blocks - 1)
+    # against the float64 formulas: float32 products of d terms and float64 sums of the rows
+    rows = blocks * block
+    w, b = (np.asarray(p, dtype=np.float64) for p in model.get_params())
+    t = X[:rows].astype(np.float64) @ w + b
+    t = np.where(y[:rows] == 1, -t, t)
+    r = 1.0 / (1.0 + np.exp(-t)) * np.where(y[:rows] == 1, -1.0, 1.0)
+    assert float(loss) == pytest.approx(np.mean(np.logaddexp(0.0, t)), rel=1e-4)
+    mean_g = np.asarray(g)[:-1] / (rows if variant == "numpy" else 1)  # numpy's is the sum
+    np.testing.assert_allclose(mean_g, r @ X[:rows] / rows, rtol=1e-3, atol=1e-5)
+    benchmark.extra_info.update(
+        {
+            "workload": "in_cache",
+            "variant": variant,
+            "impl": "fast",
+            "block_rows": block,
+            "n": work.n,
+            "d": work.d,
+            "x_bytes": X.nbytes,
+            "block_s": per_block,
+            # all of X's blocks shared perfectly among the policy's threads: a lower bound
+            "full_s": per_block * (work.n / block) / policy,
+            "policy_threads": policy,
+            "core_gflops": 4 * block * work.d / per_block / 1e9,
+            "core_peak_gflops": core_peak,
+            **wl.thread_info(),
         }
     )

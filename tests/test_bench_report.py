@@ -81,3 +81,33 @@ def test_the_readmes_benchmark_figures_are_the_published_runs(report: Any) -> No
     block = text[start : text.index(report.SUMMARY_END, start)]
     assert block == report.readme_summary(report.load(REPO / name), name)
     assert f"`{name}`" in block and "Targets met:" in block
+
+
+def test_the_ladder_line_gives_both_draws_of_the_batch_plan(report: Any) -> None:
+    """A run with the twin's draw names both; an older run, NumPy's alone, as it did."""
+    from report_tables import _plan_line
+
+    numba = {"loop_min": 0.002, "steps": 3200, "plan_s": 0.0009}
+    old = _plan_line(numba)
+    assert "NumPy permutation per epoch" in old and "(45%)" in old and "twin" not in old
+    new = _plan_line({**numba, "plan_twin_s": 0.0002})
+    assert "compiled twin" in new and "(10%)" in new and "against 0.9 ms" in new
+
+
+def test_the_in_cache_line_sets_the_arithmetic_against_one_read(report: Any) -> None:
+    """arithmetic / one read, one read + arithmetic, and the measured step, from the rows."""
+    from report_tables import _in_cache_lines
+
+    one_read = 0.01
+    passes = [
+        {"workload": "in_cache", "variant": "numpy", "full_s": 0.008, "core_gflops": 30.0,
+         "core_peak_gflops": 120.0, "policy_threads": 2},
+    ]  # fmt: skip
+    full = [{"variant": "numpy", "impl": "fast", "loop_min": 0.095, "steps": 5}]
+    text = " ".join(_in_cache_lines(passes, full, one_read))
+    assert "`numpy` 8 ms (0.8x of one read" in text
+    assert "in turn: 1.8x, the measured step: 1.9x" in text
+    assert "not by the floating-point units" in text
+    assert _in_cache_lines([], full, one_read) == []
+    near = [{**passes[0], "core_gflops": 100.0}]
+    assert "which the products come near" in " ".join(_in_cache_lines(near, [], one_read))
