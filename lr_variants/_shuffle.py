@@ -41,7 +41,7 @@ class Permutations(Iterator[np.ndarray]):
         """The next ``min(k, epochs left)`` orders as one ``(k, n)`` int64 array: what as
         many ``next`` calls return, leaving the generator in the same state."""
         k = max(0, min(k, self.left))
-        draw = twin() if self.n <= TWIN_MAX_ROWS else None
+        draw = twin() if self.n <= TWIN_MAX_ROWS and k else None
         if draw is None:
             return np.array([next(self) for _ in range(k)], dtype=np.int64).reshape(k, self.n)
         out = np.empty((k, self.n), dtype=np.int64)
