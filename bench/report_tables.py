@@ -1,6 +1,7 @@
 """The report's Markdown: one table per part of a benchmark run (the workloads, the phases of a
 step, the overhead ladder, start-up, scale, threads, data parallelism, the targets) and
-:func:`report`, all of them under the machine's description. Rendering only: the rows come from ``report_data``."""
+:func:`report`, all of them under the machine's description. Rendering only: the rows come
+from ``report_data``."""
 
 from __future__ import annotations
 
