@@ -22,6 +22,9 @@ RATIO_TARGETS = {"numpy": 33.0, "torch_manual": 22.0, "autograd": 3.4, "module":
 FLOOR_TARGET = 1.5
 ONE_READ_TARGET = 1.3
 FLOOR_VARIANTS = ("numpy", "torch_manual")
+# ... and docs/distributed.md's data-parallel commands together in under a minute (seconds; the
+# thread policy's target, bench/test_distributed.py::test_documented_command)
+COMMANDS_TARGET_S = 60.0
 STARTUP_PROGRAMS = ("numpy", "module", "article_script")
 SCALE_VARIANTS = ("numpy", "torch_manual")  # bench/test_scale.py: textbook and fast each
 SCALE_SOURCES = ("memory", "mapped")
@@ -140,6 +143,20 @@ def in_cache_passes(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def first_products(rows: list[dict[str, Any]]) -> dict[str, float]:
     """Each library's time (s) for a full-batch step's first product alone, ``z = X w``."""
     return {str(r["library"]): r["min"] for r in rows if r.get("workload") == "product"}
+
+
+def data_parallel(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """``bench/test_distributed.py``'s rows by benchmark: ``"steps"`` (``test_data_parallel``),
+    ``"all_reduce"``, ``"memory"`` (``test_rank_memory``) and ``"commands"``
+    (``test_documented_command``); each list empty where the run has none (older runs have
+    only the first two)."""
+    mine = [r for r in rows if r.get("group") == "distributed"]
+    return {
+        "steps": [r for r in mine if "step_us" in r],
+        "all_reduce": [r for r in mine if "all_reduce_us" in r],
+        "memory": [r for r in mine if r.get("case") == "rank_memory"],
+        "commands": [r for r in mine if r.get("case") == "docs_command"],
+    }
 
 
 def impl_of(r: dict[str, Any]) -> str:

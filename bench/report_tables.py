@@ -1,6 +1,7 @@
 """The report's Markdown: one table per part of a benchmark run (the workloads, the phases of a
-step, the overhead ladder, start-up, scale, the targets) and :func:`report`, all of them under
-the machine's description. Rendering only: the rows come from ``report_data``."""
+step, the overhead ladder, start-up, scale, threads, data parallelism, the targets) and
+:func:`report`, all of them under the machine's description. Rendering only: the rows come
+from ``report_data``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from report_data import (
+    COMMANDS_TARGET_S,
     FLOOR_TARGET,
     FLOOR_VARIANTS,
     LADDER,
@@ -15,6 +17,7 @@ from report_data import (
     PHASES,
     RATIO_TARGETS,
     WORKLOADS,
+    data_parallel,
     find_row,
     first_products,
     flat_rows,
@@ -403,6 +406,122 @@ def threads_table(rows: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _mib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:,.1f}"
+
+
+def data_parallel_steps(found: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """``test_data_parallel``: per workload x variant, the microseconds per step in one process
+    without ``distributed``, and on 1 and 2 ranks; then ``test_all_reduce``'s times."""
+    cases: dict[tuple[str, str, str], dict[Any, dict[str, Any]]] = {}
+    for r in found["steps"]:
+        cases.setdefault((r["workload"], r["variant"], impl_of(r)), {})[r["world"]] = r
+    lines = []
+    for (workload, variant, impl), by_world in cases.items():
+        first = next(iter(by_world.values()))
+        single = min(r["single_loop_s"] for r in by_world.values()) / first["steps"] * 1e6
+        one, two = (by_world[w]["step_us"] if w in by_world else None for w in (1, 2))
+        lines.append(
+            [f"`{workload}`", f"`{variant}`", impl, f"{first['batch_size']:,}", _us(single),
+             _us(one), _us(two), _x(two / single if two else None)]
+        )  # fmt: skip
+    out = []
+    if lines:
+        header = ["workload", "variant", "impl", "batch", "1 process, us/step",
+                  "1 rank, us/step", "2 ranks, us/step", "2 ranks vs 1 process"]  # fmt: skip
+        out += [
+            *_table(header, lines),
+            "",
+            '"1 process": the same training without `distributed` (`History.seconds` over its '
+            'steps, the fastest of the rows that ran it); "1 rank", "2 ranks": '
+            "`lv.train(..., distributed=True)` on that many worker processes "
+            "(`lv.distributed.launch`, gloo, float64, one thread each), rank 0's training "
+            "loop over its steps. Every rank ends with the single process's parameters (within "
+            "1e-12).",
+            "",
+        ]
+    reduces = sorted(found["all_reduce"], key=lambda r: r["n_values"])
+    if reduces:
+        each = "; ".join(f"{r['n_values']:,} values {_us(r['all_reduce_us'])} us" for r in reduces)
+        out += [
+            "One SUM `all_reduce` of float64 values between 2 processes (gloo on localhost; the "
+            f"mean over repeats after a warm-up, the slower rank's): {each}. Every data-parallel "
+            "step makes one, of `D + 1` values (3 for `article`, 101 for `wide`).",
+            "",
+        ]
+    return out
+
+
+_RUNS = {None: "1 process", 1: "1 rank", 2: "2 ranks"}
+
+
+def data_parallel_memory(found: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """``test_rank_memory``: each rank's peak resident growth against its shard's bytes."""
+    mine = found["memory"]
+    if not mine:
+        return []
+    openers = list(dict.fromkeys(r["opener"] for r in mine))
+    lines = []
+    for r in sorted(
+        mine,
+        key=lambda r: (openers.index(r["opener"]), r["variant"], impl_of(r), r["world"] or 0),
+    ):
+        shards, growth = r["rank_shard_bytes"], r["rank_peak_rss_growth_bytes"]
+        for rank, (shard, grown) in enumerate(zip(shards, growth, strict=True)):
+            lines.append(
+                [f"`{r['opener']}`", f"`{r['variant']}`", impl_of(r),
+                 _RUNS.get(r["world"], f"{r['world']} ranks"),
+                 "-" if r["world"] is None else str(rank), _mib(shard), _mib(grown),
+                 f"{grown / shard:.2f}" if shard else "-"]
+            )  # fmt: skip
+    first = mine[0]
+    header = ["X opened with", "variant", "impl", "run", "rank", "shard MiB",
+              "peak RSS growth MiB", "growth / shard"]  # fmt: skip
+    return [
+        f"### Data parallelism on a memory-mapped X: {first['n']:,} x {first['d']} float32 "
+        f"({_mib(first['x_bytes'])} MiB), full batch, {first['steps']} steps",
+        "",
+        'Each rank in a fresh process opens the `.npy` pair (`np.load(..., mmap_mode="r")`, '
+        'or `lv.load_data("X.npy,y.npy")`, which also validates the files) and trains on it, '
+        "float32; 1 process: the same without `distributed` (its shard: all of X). Peak RSS "
+        "growth: the process's peak resident memory (`VmHWM`, reset before opening the files) "
+        "less the resident memory then, up to the end of `lv.train`: the file's pages the "
+        "process reads (from the page cache, shared with any other process reading them) and "
+        "its allocations. Shard: the bytes of the rows of X the rank trains on.",
+        "",
+        *_table(header, lines),
+        "",
+    ]
+
+
+def data_parallel_commands(found: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """``test_documented_command``: each documented command's wall time."""
+    mine = found["commands"]
+    if not mine:
+        return []
+    lines = [[f"`{r['command']}`", f"{r['wall_s']:.1f}"] for r in mine]
+    return [
+        f"The data-parallel commands of `docs/distributed.md`, each run once as a program on "
+        f"{mine[0].get('cores', '?')} cores (start to exit: start-up, the single-process and "
+        "the 2-rank training, worker processes included):",
+        "",
+        *_table(["command", "wall s"], lines),
+        "",
+    ]
+
+
+def data_parallel_table(rows: list[dict[str, Any]]) -> list[str]:
+    """bench/test_distributed.py: steps, all_reduce, the documented commands, per-rank memory."""
+    found = data_parallel(rows)
+    body = data_parallel_steps(found) + data_parallel_commands(found)
+    out = ["### Data parallelism (`bench/test_distributed.py`)", "", *body] if body else []
+    return out + data_parallel_memory(found)
+
+
 def targets(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, str], bool]]:
     """Each target: its text, the measured value per impl, and whether the variant's best
     implementation meets it."""
@@ -442,6 +561,14 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, str], bool]
             once = {k: _x(2 * v) for k, v in ratios.items()}  # a step's time over one read
             text = f"`full`: `{name}`'s step within {ONE_READ_TARGET:g}x of reading X once"
             out.append((text, once, 2 * best <= ONE_READ_TARGET))
+    commands = data_parallel(rows)["commands"]
+    if commands:  # their --impl textbook
+        total = sum(r["wall_s"] for r in commands)
+        text = (
+            f"`docs/distributed.md`'s data-parallel commands ({len(commands)}) together in "
+            f"under {COMMANDS_TARGET_S:g} s on {commands[0].get('cores', '?')} cores"
+        )
+        out.append((text, {"textbook": f"{total:.1f} s"}, total < COMMANDS_TARGET_S))
     return out
 
 
@@ -459,7 +586,14 @@ def targets_table(rows: list[dict[str, Any]]) -> list[str]:
         "",
         "The benchmark's targets, on the `article` workload in float32 on the CPU with one "
         "torch thread (ratios to the article's loop in the same run) and on `full`; a target "
-        "is met when the variant's fastest implementation meets it.",
+        "is met when the variant's fastest implementation meets it."
+        + (
+            " The data-parallel commands (`--impl textbook`) are timed start to exit, each "
+            'once: their total in the textbook column, each under the "Data parallelism" '
+            "table below."
+            if data_parallel(rows)["commands"]
+            else ""
+        ),
         "",
     ]
     return [*out, *_table(["target", "textbook", "fast", "status"], lines), ""]
@@ -559,6 +693,7 @@ def report(data: dict[str, Any], json_name: str, png_name: str | None) -> str:
     out += startup_table(rows)
     out += scale_table(rows)
     out += threads_table(rows)
+    out += data_parallel_table(rows)
     if png_name:
         out += [f"![benchmark chart]({png_name})", ""]
     return "\n".join(out).rstrip() + "\n"

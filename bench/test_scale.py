@@ -23,33 +23,11 @@ from typing import Any
 import numpy as np
 import pytest
 import workloads as wl
+from resident import peak_rss_since_reset, reset_peak, rss_anon
 
 import lr_variants as lv
 
 EPOCHS, LR, SEED = 5, 0.1, 42
-
-
-def rss_anon() -> int:
-    """Resident anonymous memory of this process, in bytes (``/proc/self/status``)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def peak_rss_since_reset() -> int:
-    """``VmHWM``, the peak resident memory since :func:`reset_peak` (file pages included)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # resets VmHWM to the current resident size
 
 
 def read_once_seconds(X: np.ndarray, rounds: int = 5) -> float:

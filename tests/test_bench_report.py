@@ -111,3 +111,88 @@ def test_the_in_cache_line_sets_the_arithmetic_against_one_read(report: Any) -> 
     assert _in_cache_lines([], full, one_read) == []
     near = [{**passes[0], "core_gflops": 100.0}]
     assert "which the products come near" in " ".join(_in_cache_lines(near, [], one_read))
+
+
+def _benchmark(extra: dict[str, Any], seconds: float = 1.0) -> dict[str, Any]:
+    """One pytest-benchmark entry of bench/test_distributed.py, as its JSON holds it."""
+    stats = {"min": seconds, "median": seconds, "rounds": 1}
+    return {"name": "test", "group": "distributed", "stats": stats, "extra_info": extra}
+
+
+def _steps(world: int, step_us: float, single_loop_s: float) -> dict[str, Any]:
+    info = {"workload": "article", "batch_size": 32, "steps": 1000, "variant": "numpy"}
+    return _benchmark(
+        {**info, "impl": "fast", "world": world, "step_us": step_us, "single_loop_s": single_loop_s}
+    )
+
+
+def _memory(world: int | None, shards: list[int], growth: list[int]) -> dict[str, Any]:
+    info = {"case": "rank_memory", "opener": "np.load", "variant": "numpy", "impl": "fast"}
+    info.update(n=1000, d=100, steps=5, x_bytes=400_000)
+    return _benchmark(
+        {**info, "world": world, "rank_shard_bytes": shards, "rank_peak_rss_growth_bytes": growth}
+    )
+
+
+def _command(command: str, wall_s: float) -> dict[str, Any]:
+    return _benchmark({"case": "docs_command", "command": command, "wall_s": wall_s, "cores": 2})
+
+
+def test_the_data_parallel_tables_are_rendered_from_their_rows(report: Any) -> None:
+    """Steps per world size beside one process, the all_reduce, each rank's memory against its
+    shard, the documented commands and their target: every figure computed from the rows."""
+    data = {
+        "benchmarks": [
+            _steps(1, 80.0, 0.007),
+            _steps(2, 1_234.0, 0.009),
+            _benchmark({"n_values": 3, "all_reduce_us": 401.3, "world": 2}),
+            _memory(None, [4 << 20], [5 << 20]),
+            _memory(2, [2 << 20, 2 << 20], [3 << 20, 1 << 19]),
+            _command("lr-variants compare --world-size 2", 40.0),
+            _command("lr-variants compare --world-size 2 --epochs 10", 15.0),
+        ]
+    }
+    text = report.report(data, "run.json", None)
+    # one process: 0.007 s / 1000 steps = 7 us; 2 ranks 1,234 us, 176x as long
+    assert "| `article` | `numpy` | fast | 32 | 7 | 80 | 1,234 | 176x |" in text
+    assert "3 values 401 us" in text
+    assert "| `np.load` | `numpy` | fast | 1 process | - | 4.0 | 5.0 | 1.25 |" in text
+    assert "| `np.load` | `numpy` | fast | 2 ranks | 0 | 2.0 | 3.0 | 1.50 |" in text
+    assert "| `np.load` | `numpy` | fast | 2 ranks | 1 | 2.0 | 0.5 | 0.25 |" in text
+    assert "| `lr-variants compare --world-size 2 --epochs 10` | 15.0 |" in text
+    target = (
+        "| `docs/distributed.md`'s data-parallel commands (2) together in under 60 s on 2 "
+        "cores | 55.0 s | - | **met** |"
+    )
+    assert target in text
+    data["benchmarks"][-2] = _command("lr-variants compare --world-size 2", 46.0)  # 61 s
+    assert target.replace("55.0 s | - | **met**", "61.0 s | - | not met") in (
+        report.report(data, "run.json", None)
+    )
+
+
+def test_a_run_without_the_newer_data_parallel_rows_still_reports(report: Any) -> None:
+    """Runs made before the memory and command benchmarks: their tables and target are left out,
+    the rest is rendered; without any data-parallel row there is no such section."""
+    steps = {"benchmarks": [_steps(1, 80.0, 0.007), _steps(2, 1_234.0, 0.009)]}
+    text = report.report(steps, "run.json", None)
+    assert "### Data parallelism (`bench/test_distributed.py`)" in text
+    assert "memory-mapped" not in text and "docs/distributed.md" not in text
+    assert "Targets" not in text  # nothing here is a target's row
+    memory = {"benchmarks": [_memory(1, [4 << 20], [4 << 20])]}
+    text = report.report(memory, "run.json", None)
+    assert "### Data parallelism (`bench/test_distributed.py`)" not in text
+    assert "| `np.load` | `numpy` | fast | 1 rank | 0 | 4.0 | 4.0 | 1.00 |" in text
+    assert "Data parallelism" not in report.report({"benchmarks": []}, "run.json", None)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (REPO / "bench" / "results").glob("*.json"))
+)
+def test_every_kept_run_is_still_reported(report: Any, name: str) -> None:
+    """Every JSON kept under bench/results/ renders, with a data-parallel section exactly where
+    the run has data-parallel rows."""
+    data = report.load(REPO / "bench" / "results" / name)
+    text = report.report(data, f"bench/results/{name}", None)
+    has = any(b.get("group") == "distributed" for b in data["benchmarks"])
+    assert ("### Data parallelism" in text) == has
