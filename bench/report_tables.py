@@ -485,8 +485,9 @@ def data_parallel_memory(found: dict[str, list[dict[str, Any]]]) -> list[str]:
         f"### Data parallelism on a memory-mapped X: {first['n']:,} x {first['d']} float32 "
         f"({_mib(first['x_bytes'])} MiB), full batch, {first['steps']} steps",
         "",
-        'Each rank in a fresh process opens the `.npy` pair (`np.load(..., mmap_mode="r")`, '
-        'or `lv.load_data("X.npy,y.npy")`, which also validates the files) and trains on it, '
+        'Each rank in a fresh process opens the `.npy` pair (`np.load(..., mmap_mode="r")`; '
+        '`lv.load_data("X.npy,y.npy", scan=False)`, which checks their headers; or '
+        '`lv.load_data("X.npy,y.npy")`, which also checks every value) and trains on it, '
         "float32; 1 process: the same without `distributed` (its shard: all of X). Peak RSS "
         "growth: the process's peak resident memory (`VmHWM`, reset before opening the files) "
         "less the resident memory then, up to the end of `lv.train`: the file's pages the "

@@ -37,7 +37,8 @@ def reset_peak() -> None:
         f.write("5")  # resets VmHWM to the current resident size
 
 
-OPENERS = ("np.load", "lv.load_data")
+# np.load and load_data(scan=False) read nothing before train; load_data checks every value
+OPENERS = ("np.load", "lv.load_data(scan=False)", "lv.load_data")
 
 
 def train_mapped(
@@ -49,8 +50,9 @@ def train_mapped(
     distributed: bool,
 ) -> dict[str, Any]:
     """One rank (or, without ``distributed``, one process) opening the memory-mapped ``pair``
-    (``"X.npy,y.npy"``) with ``opener`` (``np.load(..., mmap_mode="r")``, or ``lv.load_data``,
-    which also validates the files) and training ``variant`` on it: its peak resident memory
+    (``"X.npy,y.npy"``) with ``opener`` (``np.load(..., mmap_mode="r")``; ``lv.load_data``
+    with ``scan=False``, which checks the headers only; or ``lv.load_data``, which also reads
+    and checks every value) and training ``variant`` on it: its peak resident memory
     growth from before opening to the end of ``lv.train`` (bytes), the rows it trains on
     (``[lo, hi)``: its shard, or all of X), the final ``theta = (w, b)`` and the loop's
     seconds. The files are opened here (a map sent to a worker would arrive as a copy); run
@@ -66,8 +68,8 @@ def train_mapped(
 
     reset_peak()
     before = peak_rss_since_reset()
-    if opener == "lv.load_data":
-        X, y = lv.load_data(pair)
+    if opener.startswith("lv.load_data"):
+        X, y = lv.load_data(pair, scan=opener == "lv.load_data")
     else:
         X, y = (np.load(path, mmap_mode="r") for path in pair.split(","))
     model = lv.create(variant, X.shape[1], **create)

@@ -58,7 +58,7 @@ def two_blobs(n_per_class: int = 500, seed: int = 42) -> tuple[F64, F64]:
     return X, y
 
 
-def load_data(path: str | os.PathLike[str]) -> tuple[Any, Any]:
+def load_data(path: str | os.PathLike[str], *, scan: bool = True) -> tuple[Any, Any]:
     """Read ``(X, y)`` from a CSV file (last column is the label; one header line allowed),
     from an ``.npz`` file holding arrays ``X`` and ``y``, or from a pair of ``.npy`` files
     ``"X.npy,y.npy"`` (one string, comma-separated), opened memory-mapped. The result is
@@ -69,10 +69,14 @@ def load_data(path: str | os.PathLike[str]) -> tuple[Any, Any]:
     ``LIMITS.max_header_bytes``, no Python objects, data size = file size), then it is opened
     with ``np.load(mmap_mode="r")``: nothing is read into memory (``LIMITS.max_array_bytes``
     does not apply), the arrays are validated a block of rows at a time and returned as
-    read-only memory maps in their own dtype. [`lr_variants.train`][lr_variants.training.train]
-    reads them block by block (write ``X`` in the model's dtype, C order, so that it is never
-    converted whole; see ``docs/benchmarks.md``, "Data larger than memory", for making such a file
-    with ``np.lib.format.open_memmap``).
+    read-only memory maps in their own dtype. With ``scan=False`` (a ``.npy`` pair only) their
+    values are not read here: headers, shapes and dtypes are checked, and the values where they
+    are used ([`lr_variants.train`][lr_variants.training.train] checks every row it trains on;
+    with ``distributed=True`` and the rows in their stored order, each rank only its own, so
+    that no rank reads the whole file; ``docs/distributed.md``). Training reads them block by
+    block (write ``X`` in the model's dtype, C order, so that it is never converted whole; see
+    ``docs/benchmarks.md``, "Data larger than memory", for making such a file with
+    ``np.lib.format.open_memmap``).
 
     CSV: UTF-8 (a byte-order mark is fine), comma-separated numbers, read line by line into
     a float64 table, within ``LIMITS.max_csv_bytes``, ``LIMITS.max_csv_line_bytes`` and
@@ -85,8 +89,10 @@ def load_data(path: str | os.PathLike[str]) -> tuple[Any, Any]:
         raise TypeError(f"data must be a str or os.PathLike; got {type(path).__name__}")
     where = f"data file {str(path)!r}"
     text = os.fsdecode(path)
+    if not isinstance(scan, bool):
+        raise TypeError(f"scan must be a bool; got {scan!r} ({type(scan).__name__})")
     if "," in text and all(p.strip().lower().endswith(".npy") for p in text.split(",")):
-        return _mapped_pair(text, where)
+        return _mapped_pair(text, where, scan)
     with open_regular(path, "data") as f:
         if Path(os.fsdecode(path)).suffix.lower() == ".npz":
             arrays = read_npz(
@@ -106,18 +112,19 @@ def load_data(path: str | os.PathLike[str]) -> tuple[Any, Any]:
         raise ValueError(f"{where}: {exc}") from None
 
 
-def _mapped_pair(text: str, where: str) -> tuple[Any, Any]:
-    """``"X.npy,y.npy"``: both memory-mapped after their headers are checked, then validated."""
+def _mapped_pair(text: str, where: str, scan: bool = True) -> tuple[Any, Any]:
+    """``"X.npy,y.npy"``: both memory-mapped after their headers are checked, then validated
+    (without ``scan``, their types and shapes only)."""
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 2:
         raise ValueError(f"{where} must name two .npy files, X then y; got {len(parts)}")
     X, y = (map_npy(p, f"data file {shown(p)}") for p in parts)
     try:
         with np.errstate(all="ignore"):  # a NaN or an overflow is reported as one error below
-            Xv, yv = check_data_native(X, y)
+            Xv, yv = check_data_native(X, y, scan=scan)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{where}: {exc}") from None
-    check_mapped(Xv)  # the validation pass read every byte: did the files stay whole?
+    check_mapped(Xv)  # a validation pass read every byte: did the files stay whole?
     check_mapped(yv)
     return Xv, yv
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import lr_variants as lv
+from lr_variants._backends import is_mapped
 from lr_variants._validate import max_abs
 
 
@@ -90,21 +91,26 @@ def _kb(field):
             if line.startswith(field):
                 return int(line.split()[1])
 
-def train_mapped(folder, plan):
-    X = np.load(folder + "/X.npy", mmap_mode="r")
-    y = np.load(folder + "/y.npy", mmap_mode="r")
-    model = lv.create("numpy", X.shape[1], dtype="float32", lr=0.1)
+def train_mapped(folder, plan, opener):
+    model = lv.create("numpy", 100, dtype="float32", lr=0.1)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # resets the peak resident set (VmHWM) to the current one
     before = _kb("VmRSS")
+    if opener == "np.load":
+        X = np.load(folder + "/X.npy", mmap_mode="r")
+        y = np.load(folder + "/y.npy", mmap_mode="r")
+    else:
+        X, y = lv.load_data(folder + "/X.npy," + folder + "/y.npy", scan=False)
     lv.train(model, X, y, distributed=True, **plan)
     return (_kb("VmHWM") - before) * 1024, model.get_params()[1]
 """
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
-def test_each_rank_reads_only_its_shard_of_a_mapped_file(tmp_path: Path) -> None:
-    """Full-batch data-parallel training on an 80 MB memory-mapped X, 2 ranks: each rank's peak
+@pytest.mark.parametrize("opener", ["np.load", "load_data"])
+def test_each_rank_reads_only_its_shard_of_a_mapped_file(tmp_path: Path, opener: str) -> None:
+    """Full-batch data-parallel training on an 80 MB memory-mapped X (opened with
+    ``np.load(mmap_mode="r")`` or ``lv.load_data(..., scan=False)``, counted), 2 ranks: each rank's peak
     resident memory grows by at most its 40 MB shard plus a quarter of the file, 20 MB (the
     checksummed rows at both ends, which a page fault maps with the pages around them, up to
     2 MB each with large folios; the step's temporaries); a pass over the whole file
@@ -124,7 +130,8 @@ def test_each_rank_reads_only_its_shard_of_a_mapped_file(tmp_path: Path) -> None
         import lr_variants.distributed as d
         import rank_memory
         out = d.launch(rank_memory.train_mapped, {str(tmp_path)!r},
-                       {{"epochs": 2, "batch_size": None}}, world_size=2, force_world_size=True,
+                       {{"epochs": 2, "batch_size": None}}, {opener!r}, world_size=2,
+                       force_world_size=True,
                        timeout=300)
         print(out[0][0], out[1][0], out[0][1] == out[1][1])
     """)
@@ -137,3 +144,21 @@ def test_each_rank_reads_only_its_shard_of_a_mapped_file(tmp_path: Path) -> None
     assert equal == "True"
     for grown in (int(grown0), int(grown1)):
         assert grown <= shard + n * d * 4 // 4, (grown, shard)
+
+
+def test_load_data_without_scan_leaves_the_values_to_train(tmp_path: Path) -> None:
+    """``scan=False``: a NaN in X is not read at load time; train() finds it, naming where,
+    and the default ``scan=True`` refuses the pair at once."""
+    X = np.ones((50, 2), dtype=np.float32)
+    X[30, 1] = np.nan
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", (np.arange(50) % 2).astype(np.float32))
+    pair = f"{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}"
+    with pytest.raises(ValueError, match=r"nan at index \(30, 1\)"):
+        lv.load_data(pair)
+    Xm, ym = lv.load_data(pair, scan=False)
+    assert is_mapped(Xm) and Xm.shape == (50, 2)  # a view of the memory map: nothing read
+    with pytest.raises(ValueError, match=r"nan at index \(30, 1\)"):
+        lv.train(lv.create("numpy", 2, dtype="float32"), Xm, ym, epochs=1)
+    with pytest.raises(TypeError, match="scan must be a bool; got 'no'"):
+        lv.load_data(pair, scan="no")  # type: ignore[arg-type]
