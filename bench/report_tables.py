@@ -268,6 +268,9 @@ _PROGRAMS = {
     "numpy": "`lr-variants train --variant numpy`",
     "module": "`lr-variants train --variant module`",
     "article_script": "the article's script (`lr_variants.article.run_article_script`)",
+    "compare_classic": "`lr-variants compare --impl textbook --variants "
+    "numpy,autograd,module,torch_manual,scratch`",
+    "compare_all": "`lr-variants compare` (every variant, textbook and fast forms)",
 }
 
 

@@ -1,6 +1,6 @@
 """Whole-process benchmarks: what a user waits for, from the shell prompt to the last line.
 
-Three programs, each a fresh process (``subprocess``), with ``OMP_NUM_THREADS=1`` (torch's
+Five programs, each a fresh process (``subprocess``), with ``OMP_NUM_THREADS=1`` (torch's
 intra-op threads buy nothing on these tiny tensors, and on a busy machine they make the
 timing erratic; recorded in ``extra_info``):
 
@@ -8,7 +8,9 @@ timing erratic; recorded in ``extra_info``):
 - ``lr-variants train --variant module`` (``nn.Module`` + ``torch.optim.SGD``),
 - the reference article's script (``lr_variants.article.run_article_script``: its
   ``DataLoader``, ``nn.Module``, ``nn.BCELoss`` and ``optim.SGD``, printing as it does), run
-  as a program (``python -c``).
+  as a program (``python -c``);
+- ``lr-variants compare`` on the five classic variants' textbook forms, and on every variant
+  and form (``COMPARE``; 3 rounds each, as each run takes seconds).
 
 Each benchmark times the whole run, and also the same program with no training
 (``--epochs 0``; the article's program reads ``ARTICLE_EPOCHS``, its only change): that is the
@@ -33,7 +35,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ROUNDS = 5  # with --benchmark-disable: 1
+COMPARE_ROUNDS = 3
 THREADS = "1"
+COMPARE = {
+    "compare_classic": [
+        "--impl",
+        "textbook",
+        "--variants",
+        "numpy,autograd,module,torch_manual,scratch",
+    ],
+    "compare_all": [],
+}
 
 # The article's script is written once, in lr_variants.article; this runs it as a program,
 # printing what the article prints. ARTICLE_EPOCHS is the benchmark's only change.
@@ -65,16 +77,19 @@ def _case(name: str) -> tuple[list[str], list[str], dict[str, str]]:
     if name == "article_script":
         argv = [sys.executable, "-c", ARTICLE_SCRIPT]
         return argv, argv, {"ARTICLE_EPOCHS": "0"}
+    if name in COMPARE:
+        argv = [*_lr_variants(), "compare", *COMPARE[name]]
+        return argv, [*argv, "--epochs", "0"], {}
     argv = [*_lr_variants(), "train", "--variant", name]
     return argv, [*argv, "--epochs", "0"], {}
 
 
 @pytest.mark.benchmark(group="startup")
-@pytest.mark.parametrize("name", ["numpy", "module", "article_script"])
+@pytest.mark.parametrize("name", ["numpy", "module", "article_script", *COMPARE])
 def test_startup(benchmark: Any, name: str) -> None:
     full, startup, startup_env = _case(name)
     env = {**os.environ, "OMP_NUM_THREADS": THREADS, "PYTHONPATH": str(REPO)}
-    rounds = 1 if benchmark.disabled else ROUNDS
+    rounds = 1 if benchmark.disabled else COMPARE_ROUNDS if name in COMPARE else ROUNDS
 
     startups = [_timed(startup, {**env, **startup_env})[0] for _ in range(rounds)]
     totals: list[float] = []
@@ -88,8 +103,11 @@ def test_startup(benchmark: Any, name: str) -> None:
     benchmark.pedantic(run, rounds=rounds, iterations=1)
 
     lines = outputs[-1].splitlines()
-    assert len(lines) == 11 and lines[0].startswith("Epoch [10/100], Loss: ")
-    assert lines[-1].startswith("Accuracy: 0.99")
+    if name in COMPARE:  # the header, then a row per variant and form
+        assert lines[1].split()[:2] == ["variant", "impl"] and len(lines) >= 7
+    else:
+        assert len(lines) == 11 and lines[0].startswith("Epoch [10/100], Loss: ")
+        assert lines[-1].startswith("Accuracy: 0.99")
     startup_s, total_s = min(startups), min(totals)
     benchmark.extra_info.update(
         {
