@@ -378,6 +378,16 @@ _THREAD_CASES = {
     "api_policy": ("README's API example", "the policy's default", "api_pinned"),
     "api_pinned": ("README's API example", "`threads=1`", "api_pinned"),
     "api_all_cores": ("README's API example", "every core", "api_pinned"),
+    "estimator_policy": (
+        "the same job through `SGDLogisticRegression.fit`",
+        "the policy's default",
+        "api_pinned",
+    ),
+    "cli_policy": (
+        "the same job through `lr-variants train` (`main`, in-process)",
+        "the policy's default",
+        "api_pinned",
+    ),
     "dp_policy": ("data-parallel, 2 processes", "the policy's default", "dp_policy"),
     "dp_all_cores": ("data-parallel, 2 processes", "every core per process", "dp_policy"),
 }
@@ -401,10 +411,21 @@ def threads_table(rows: list[dict[str, Any]]) -> list[str]:
     return [
         *out,
         "",
-        "The README's API example (`autograd`, float64, batch 32, 100 epochs) and the same job "
-        "data-parallel over 2 processes (10 epochs, workers started inside the timed call); "
-        "baseline: `threads=1` for the API rows, the policy's default for the data-parallel "
-        "ones.",
+        "The README's API example (`autograd`, float64, batch 32, 100 epochs)"
+        + (
+            ", the same job through the estimator and the command line (the whole command, its "
+            "printing included, without the interpreter's start),"
+            if {"estimator_policy", "cli_policy"} & mine.keys()
+            else ""
+        )
+        + " and the same job data-parallel over 2 processes (10 epochs, workers started inside "
+        "the timed call); baseline: `threads=1` for the API rows"
+        + (
+            " and the other entry points"
+            if {"estimator_policy", "cli_policy"} & mine.keys()
+            else ""
+        )
+        + ", the policy's default for the data-parallel ones.",
         "",
     ]
 

@@ -6,17 +6,25 @@ policy), timed in one run so that their ratios compare like with like.
   ``train(..., epochs=100, batch_size=32)`` on the article's data (3 epochs with small sizes):
   ``api_policy`` calls ``train`` as a user does (the policy picks one thread for these
   batches); ``api_pinned`` passes ``threads=1``; ``api_all_cores`` passes every CPU.
+- ``estimator_policy`` and ``cli_policy``: the same job through the other entry points, as a
+  user calls them: ``SGDLogisticRegression("autograd", dtype="float64").fit`` and the
+  command line's ``lr-variants train --variant autograd --dtype float64`` (``main`` in this
+  process: the command as a whole, its printing included, without the interpreter's start).
 - ``dp_*``: the same job data-parallel over 2 processes (``lv.distributed.run``, autograd,
   10 epochs; 2 with small sizes), the workers under the policy (``dp_policy``) or with every
   CPU per worker (``dp_all_cores``: ``LR_VARIANTS_THREADS`` set for the workers). The timed
   function includes starting the workers; ``extra_info["loop_s"]`` is rank 0's loop alone.
 
 ``docs/benchmarks.md`` ("Threads") reads each ratio to ``api_pinned`` (and ``dp_all_cores`` to
-``dp_policy``). Run: ``.venv/bin/python -m pytest bench/test_threads.py`` (group "threads").
+``dp_policy``): no entry point should be slower than the others on the same work. Run:
+``.venv/bin/python -m pytest bench/test_threads.py`` (group "threads").
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import time
 from typing import Any
@@ -27,9 +35,12 @@ import workloads as wl
 import lr_variants as lv
 import lr_variants.distributed
 from lr_variants._threads import ENV_VAR, cpu_count
+from lr_variants.cli import main
+from lr_variants.estimator import SGDLogisticRegression
 
 API_CASES = {"api_policy": None, "api_pinned": 1, "api_all_cores": -1}  # -1: cpu_count()
 DP_CASES = ("dp_policy", "dp_all_cores")
+ENTRY_CASES = ("estimator_policy", "cli_policy")
 
 
 @pytest.mark.parametrize("case", list(API_CASES))
@@ -60,6 +71,37 @@ def test_api_threads(benchmark: Any, sizes: dict[str, wl.Workload], case: str) -
             **wl.thread_info(),
         }
     )
+
+
+@pytest.mark.parametrize("case", ENTRY_CASES)
+def test_entry_point_threads(benchmark: Any, sizes: dict[str, wl.Workload], case: str) -> None:
+    X, y = lv.two_blobs()
+    epochs = sizes["article"].epochs
+    used: list[tuple[int, float]] = []  # (threads, accuracy) of each round
+
+    def run() -> None:
+        if case == "estimator_policy":
+            est = SGDLogisticRegression("autograd", dtype="float64", epochs=epochs, random_state=0)
+            accuracy = est.fit(X, y).score(X, y)
+            used.append((est.threads_, accuracy))
+            return
+        argv = ["train", "--variant", "autograd", "--dtype", "float64", "--epochs", str(epochs)]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main([*argv, "--json"]) == 0
+        printed = json.loads(out.getvalue())
+        used.append((printed["settings"]["threads"], printed["result"]["accuracy"]))
+
+    benchmark.group = "threads"
+    rounds = 3 if epochs >= 100 else 1
+    benchmark.pedantic(run, rounds=rounds, warmup_rounds=1, iterations=1)
+    threads, accuracy = used[-1]
+    assert threads == 1  # the policy's choice for batches this small, as in api_policy
+    assert accuracy >= 0.99 or epochs < 100
+    benchmark.extra_info.update(
+        {"workload": "threads", "case": case, "threads": threads, "epochs": epochs,
+         **wl.thread_info()}
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("case", DP_CASES)

@@ -196,3 +196,23 @@ def test_every_kept_run_is_still_reported(report: Any, name: str) -> None:
     text = report.report(data, f"bench/results/{name}", None)
     has = any(b.get("group") == "distributed" for b in data["benchmarks"])
     assert ("### Data parallelism" in text) == has
+
+
+def test_the_threads_table_shows_every_entry_point_against_one_thread(report: Any) -> None:
+    """The estimator's and the command line's rows, when the run has them, beside the API's."""
+    from report_tables import threads_table
+
+    rows = [
+        {"group": "threads", "case": "api_pinned", "min": 0.2, "threads": 1},
+        {"group": "threads", "case": "estimator_policy", "min": 0.25, "threads": 1},
+        {"group": "threads", "case": "cli_policy", "min": 0.3, "threads": 1},
+    ]
+    text = "\n".join(threads_table(rows))
+    assert (
+        "| the same job through `SGDLogisticRegression.fit` | the policy's default | 1 | 250 | 1.25x |"
+        in text
+    )
+    assert (
+        "`lr-variants train` (`main`, in-process) | the policy's default | 1 | 300 | 1.5x |" in text
+    )
+    assert "estimator" not in "\n".join(threads_table(rows[:1]))
