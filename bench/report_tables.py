@@ -172,7 +172,7 @@ def _in_cache_lines(
         )
         each.append(
             f"`{name}` {_ms(r['full_s'])} ms ({_x(arithmetic)} of one read; its products at "
-            f"{r['core_gflops']:.0f} GFLOP/s on one core{turns})"
+            f"{r['core_gflops'] or 0:.0f} GFLOP/s on one core{turns})"
         )
     peak = max(r["core_peak_gflops"] for r in passes.values())
     threads = next(iter(passes.values()))["policy_threads"]
@@ -186,7 +186,7 @@ def _in_cache_lines(
         + (
             ", so the products are limited by moving each block from cache to the core, not "
             "by the floating-point units."
-            if max(r["core_gflops"] for r in passes.values()) < peak / 2
+            if max(r["core_gflops"] or 0 for r in passes.values()) < peak / 2
             else ", which the products come near."
         ),
     ]
