@@ -3,8 +3,8 @@
 #   make test   create .venv, install, run the whole test suite, the benchmarks as plain tests
 #               (--benchmark-disable), ruff, mypy and the docs build (what .ci/run calls)
 # and, for development:
-#   make test-fast     the fast core of the suite (no re-run of documented commands, no
-#                      distributed, torch.compile or long article runs): a minute or two
+#   make test-fast     the fast core of the suite, for quick feedback (no re-run of documented
+#                      commands, no distributed, torch.compile or long article runs)
 #   make test-kernels  the docs checks and the cross-variant agreement tests again, on other
 #                      CPU kernels (KERNELS below): verdicts must not depend on the processor
 #   make docs   the documentation site, built strictly into site/

@@ -36,8 +36,8 @@ NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64}
 # a design matrix larger than this (in the model's dtype) is not copied to add a bias column
 BIAS_COLUMN_MAX_BYTES = 64 << 20
 # a read-once full-batch pass takes blocks of rows of about this many elements (4 MB of float32:
-# a block stays in the shared L3 between its two products, and each block's ~15 calls (~20 us)
-# are small beside its read; 1 MB blocks measured 1.3-1.7x slower at 1,000,000 x 100)
+# a block stays in the shared L3 between its two products, and each block's ~15 calls are
+# small beside its read; 1 MB blocks were slower at 1,000,000 x 100)
 READ_BLOCK_ELEMENTS = 1 << 20
 # a shuffled epoch over a memory map gathers its batches in blocks of at most this many bytes
 GATHER_BYTES = 16 << 20
@@ -120,7 +120,7 @@ def design_matrix(
 ) -> np.ndarray:
     """``[X, 1]`` in ``dtype``: ``X @ theta`` is ``X w + b`` for ``theta = (w, b)``, and ``r @ X``
     holds ``X^T r`` and ``sum(r)``. ``order="F"`` (column-major) is copied in blocks of rows, so
-    that each transposing copy stays in cache (4x faster than one whole-array copy)."""
+    that each transposing copy stays in cache (faster than one whole-array copy)."""
     n, d = X.shape
     out = np.empty((n, d + 1), dtype=dtype, order=order)
     step = block if order == "F" else max(n, 1)
@@ -134,7 +134,7 @@ class NumpyArrays:
     """Host arrays of one floating dtype (the methods of [`lr_variants.protocol.Arrays`][]).
 
     With ``bias_column``, a 2-D array (a design matrix) becomes ``design_matrix`` ``[X, 1]``
-    (row-major: reordering rows each epoch is 2x faster than from a column-major copy), for
+    (row-major: reordering rows each epoch is faster than from a column-major copy), for
     engines that keep ``theta = (w, b)`` as one vector.
     """
 
@@ -163,7 +163,7 @@ class NumpyArrays:
         if a.ndim == 2 and is_mapped(a):  # gathered batch by batch, never all at once
             return Gathered(a, order)
         check_mapped(a)
-        return np.take(a, order, axis=0)  # 2-6x faster than a[order]; a C-ordered copy
+        return np.take(a, order, axis=0)  # faster than a[order]; a C-ordered copy
 
     def batches(self, a: Any, slices: list[slice]) -> list[Any]:
         if isinstance(a, Gathered):
@@ -202,9 +202,9 @@ class TorchArrays:
     [`lr_variants.protocol.Arrays`][]).
 
     With ``bias_column``, a 2-D array (a design matrix) becomes ``design_matrix`` ``[X, 1]``,
-    column-major (strides ``(1, N)``), which torch's CPU matrix-vector products read at twice the
-    speed of a row-major one (MKL, 1,000,000 x 101: ``X @ theta`` 17 vs 46 ms, ``X^T r`` 17 vs
-    62 ms); rows are then reordered keeping that layout.
+    column-major (strides ``(1, N)``), which torch's CPU matrix-vector products (MKL) read faster
+    than a row-major one, ``X @ theta`` and ``X^T r`` alike; rows are then reordered keeping that
+    layout.
     """
 
     def __init__(self, dtype: str, device: str, *, bias_column: bool = False) -> None:
@@ -246,10 +246,10 @@ class TorchArrays:
         self.check_mapped(a)
         index = self.torch.from_numpy(order).to(self.device)
         if a.dim() == 2 and a.stride(0) == 1 and a.size(1) > 1:  # column-major: keep it so
-            # one gather over all columns (index_select(1, ...) copies column by column: 1.5-3x
+            # one gather over all columns (index_select(1, ...) copies column by column:
             # slower); the expanded index is a view, not a copy
             return self.torch.gather(a.t(), 1, index.expand(a.size(1), -1)).t()
-        return a.index_select(0, index)  # 2x faster than a[index]
+        return a.index_select(0, index)  # faster than a[index]
 
     def batches(self, a: Any, slices: list[slice]) -> Any:
         """The rows of each slice (consecutive, covering ``a``) as views, in one ``split``."""
@@ -267,7 +267,7 @@ class TorchArrays:
                 check_mapped(mapped)
 
     def floats(self, values: list[Any]) -> F64:
-        if self.device.type == "cpu":  # no device to wait for: read each scalar (2x faster)
+        if self.device.type == "cpu":  # no device to wait for: read each scalar (faster)
             return np.array([v.item() for v in values], dtype=np.float64)
         return self.to_numpy(self.torch.stack(values))
 

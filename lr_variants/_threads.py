@@ -2,7 +2,7 @@
 
 A step on a small batch (the article's 32 x 2) is microseconds of arithmetic: a second thread
 only adds the cost of waking it, and when several processes share the cores (data-parallel
-ranks, other programs) threads that wait for each other make a step many times slower. A step
+ranks, other programs) threads that wait for each other make a step slower still. A step
 on a large batch (a million values or more) is milliseconds of memory-bound arithmetic that
 the cores share well. So, per process (``decide``):
 

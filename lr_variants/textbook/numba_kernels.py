@@ -17,11 +17,11 @@ states it; this is its compiled twin, checked against it by the test suite)::
     buf <- g on the first step, else momentum buf + (1 - dampening) g
     g <- g + momentum buf if nesterov else buf;   p <- p - lr g
 
-A step is a few microseconds of arithmetic on the article's batches of 32 rows: what is left
-of a step when no framework runs between the operations, the floor of the benchmarks' ladder.
+A step is little arithmetic on the article's batches of 32 rows: its time is what is left of a
+step when no framework runs between the operations, the floor of the benchmarks' overhead ladder.
 The kernels are compiled with NumPy's error model (``error_model="numpy"``): numba's default
 tests every floating-point division for a zero divisor, to raise ``ZeroDivisionError``, and on
-these rows that test cost about a third of the kernel's time. No divisor here can be zero
+these rows that test was a large share of the kernel's time. No divisor here can be zero
 (``1 + e^-|z| >= 1``; ``1/n`` is only used when the batch has rows), so the results are the
 same bit for bit. What remains per row is an ``exp``, a ``log`` (``_log1p``: ``log1p`` from
 ``log``, exactly compensated) and two divisions, most of what a step costs.

@@ -2,7 +2,8 @@
 
 The same ``nn.Module``, loss and ``torch.optim.SGD`` arithmetic, bit for bit, with
 ``EagerSGD`` in place of ``torch.optim.SGD``: it runs torch's own SGD code without importing
-``torch._dynamo``, which the first ``torch.optim.SGD`` in a process imports (1-2 s).
+``torch._dynamo``, which the first ``torch.optim.SGD`` in a process imports (a start-up cost,
+not a training one).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _sgd_step = inspect.unwrap(torch.optim.SGD.step)
 
 
 class EagerSGD(torch.optim.SGD):
-    """``torch.optim.SGD`` run eagerly, without importing ``torch._dynamo`` (1-2 s of start-up).
+    """``torch.optim.SGD`` run eagerly, without importing ``torch._dynamo`` at start-up.
 
     torch 2.x wraps three of the methods used here for ``torch.compile``: ``add_param_group``
     (called by ``__init__``) and ``zero_grad`` with ``torch._disable_dynamo``, whose first call

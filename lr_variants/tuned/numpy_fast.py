@@ -8,15 +8,15 @@ With ``z = X w + b`` and ``p = sigmoid(z)``::
     dL/db = mean(p - y)
     w <- w - lr dL/dw,   b <- b - lr dL/db    (plain SGD; lr_variants._sgd has the full rule)
 
-How the code computes it, with few NumPy calls per step (each costs ~0.3-1 us on a batch of 32,
-more than its arithmetic): ``theta = (w, b)`` is one vector (``w`` and ``b`` are views into it),
+How the code computes it, with few NumPy calls per step (on a batch of 32 each call costs more
+than its arithmetic): ``theta = (w, b)`` is one vector (``w`` and ``b`` are views into it),
 and ``X`` arrives as ``[X, 1]``, row-major (``NumpyArrays(bias_column=True)``), so
 ``z = X @ theta`` and ``(dL/dw, dL/db) = (p - y) @ X / N`` are one call each (``np.dot``; above
-4,096 rows ``np.einsum``, which reads a row-major X 2-3x faster than OpenBLAS's gemv). With
+4,096 rows ``np.einsum``, which reads a row-major X faster than OpenBLAS's gemv). With
 ``sign = 1 - 2y`` (+1 where y = 0, -1 where y = 1) and ``t = sign z``, each row's loss is
 ``softplus(t) = log(1 + e^t)`` (``-log(1 - p)`` for y = 0, ``-log p`` for y = 1; one
 ``np.logaddexp(t, 0)``, or above 4,096 rows ``max(t, 0) + log1p(exp(-|t|))`` in vectorized
-ufuncs, 5x faster) and ``p - y = sign sigmoid(t) = sign / (1 + e^-t)``, both to full relative
+ufuncs, faster there) and ``p - y = sign sigmoid(t) = sign / (1 + e^-t)``, both to full relative
 precision. ``t`` is clamped below at ``-T`` (``T = 88`` in float32, ``709`` in float64), where
 ``e^T`` is still finite and ``softplus`` and ``sigmoid`` are below the smallest normal number:
 the clamp changes them by less than that; a non-finite ``z`` (overflowed parameters) makes the
@@ -132,7 +132,7 @@ class FastNumpyLogisticRegression:
         # other variants' formulas do, and train() stops
         nan_if_infinite = t * 0.0
         np.maximum(t, self.t_min, out=t)
-        if large:  # softplus(t) in 5 vectorized ufuncs: 5x faster than np.logaddexp
+        if large:  # softplus(t) in 5 vectorized ufuncs: faster than np.logaddexp
             terms = np.abs(t)
             np.negative(terms, out=terms)
             np.exp(terms, out=terms)
@@ -151,14 +151,14 @@ class FastNumpyLogisticRegression:
     ) -> tuple[Any, Any]:
         """``(L, g)`` with ``g = (X^T r, sum(r))`` and ``r = p - y`` (``u (p - y)`` with
         normalized weights ``u``), or ``(L, None)`` without ``gradient``. Written as one function
-        on purpose: on a batch of 32 each Python call costs about a tenth of a microsecond, a
-        tenth of what the arithmetic costs."""
+        on purpose: on a batch of 32 each Python call adds to a step's overhead, beside
+        arithmetic that costs little."""
         n, theta = len(y), self.theta
         large = n > LARGE_BATCH
         bias_column = X.shape[1] == len(theta)
         if large and not bias_column:  # data kept as given: read X once, in blocks
             return self.read_once(X, y, u)
-        # z = X w + b; a large batch: einsum reads a row-major X at 1.8x the BLAS's speed
+        # z = X w + b; a large batch: einsum reads a row-major X faster than the BLAS
         if bias_column:
             z = np.einsum("ij,j->i", X, theta) if large else np.dot(X, theta)
         else:
@@ -177,7 +177,7 @@ class FastNumpyLogisticRegression:
             loss = np.dot(terms, mean)
         if not gradient:
             return loss, None
-        # (X^T r, sum(r)); a large batch: einsum reads a row-major X at 3x the BLAS's speed
+        # (X^T r, sum(r)); a large batch: einsum reads a row-major X faster than the BLAS
         if bias_column:
             return loss, np.einsum("i,ij->j", r, X) if large else np.dot(r, X)
         g = np.empty_like(theta)
