@@ -267,6 +267,7 @@ def phases_table(rows: list[dict[str, Any]]) -> list[str]:
 _PROGRAMS = {
     "numpy": "`lr-variants train --variant numpy`",
     "module": "`lr-variants train --variant module`",
+    "module_fast": "`lr-variants train --variant module --impl fast` (`EagerSGD`)",
     "article_script": "the article's script (`lr_variants.article.run_article_script`)",
     "compare_classic": "`lr-variants compare --impl textbook --variants "
     "numpy,autograd,module,torch_manual,scratch`",

@@ -1,11 +1,12 @@
 """Whole-process benchmarks: what a user waits for, from the shell prompt to the last line.
 
-Five programs, each a fresh process (``subprocess``), with ``OMP_NUM_THREADS=1`` (torch's
+Six programs, each a fresh process (``subprocess``), with ``OMP_NUM_THREADS=1`` (torch's
 intra-op threads buy nothing on these tiny tensors, and on a busy machine they make the
 timing erratic; recorded in ``extra_info``):
 
 - ``lr-variants train --variant numpy`` (never imports torch),
-- ``lr-variants train --variant module`` (``nn.Module`` + ``torch.optim.SGD``),
+- ``lr-variants train --variant module`` (``nn.Module`` + ``torch.optim.SGD``), and its fast
+  form (``--impl fast``: ``EagerSGD``, which does not import ``torch._dynamo``),
 - the reference article's script (``lr_variants.article.run_article_script``: its
   ``DataLoader``, ``nn.Module``, ``nn.BCELoss`` and ``optim.SGD``, printing as it does), run
   as a program (``python -c``);
@@ -80,12 +81,14 @@ def _case(name: str) -> tuple[list[str], list[str], dict[str, str]]:
     if name in COMPARE:
         argv = [*_lr_variants(), "compare", *COMPARE[name]]
         return argv, [*argv, "--epochs", "0"], {}
-    argv = [*_lr_variants(), "train", "--variant", name]
+    argv = [*_lr_variants(), "train", "--variant", name.removesuffix("_fast")]
+    if name.endswith("_fast"):
+        argv += ["--impl", "fast"]
     return argv, [*argv, "--epochs", "0"], {}
 
 
 @pytest.mark.benchmark(group="startup")
-@pytest.mark.parametrize("name", ["numpy", "module", "article_script", *COMPARE])
+@pytest.mark.parametrize("name", ["numpy", "module", "module_fast", "article_script", *COMPARE])
 def test_startup(benchmark: Any, name: str) -> None:
     full, startup, startup_env = _case(name)
     env = {**os.environ, "OMP_NUM_THREADS": THREADS, "PYTHONPATH": str(REPO)}
