@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,6 +92,21 @@ QUICK = {
     "full": Workload("full", 20_000, 100, None, 2, 0.1, TORCH_THREADS, 1, ("float32",), "small"),
 }
 WORKLOADS = ("article", "wide", "full")
+
+# a fast call's rounds: as many as fit in ROUND_BUDGET_S, up to MAX_ROUNDS (benchmark minima)
+ROUND_BUDGET_S = 0.25
+MAX_ROUNDS = 100
+
+
+def rounds_for(run: Any, minimum: int) -> int:
+    """Timed rounds for ``run``, timed once here (also a warm-up): at least ``minimum``, and
+    for a call of a few milliseconds as many as fit in ``ROUND_BUDGET_S`` (at most
+    ``MAX_ROUNDS``): the fastest of five rounds of a millisecond call is as noisy as the
+    machine, the fastest of a hundred much less."""
+    start = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - start
+    return max(minimum, min(MAX_ROUNDS, int(ROUND_BUDGET_S / max(seconds, 1e-9))))
 
 
 def quick(config: Any) -> bool:
