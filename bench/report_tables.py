@@ -155,12 +155,16 @@ def workload_table(rows: list[dict[str, Any]], workload: str) -> list[str]:
 def _in_cache_lines(
     rows: list[dict[str, Any]], full: list[dict[str, Any]], one_read: float
 ) -> list[str]:
-    """The fast passes' arithmetic alone (X in cache) against one read of X and the step."""
+    """The fast passes' arithmetic alone (X in cache) against one read of X and the step; a
+    pass whose slope came out empty (noise larger than three blocks' time) shows ``-``."""
     passes = in_cache_passes(rows)
     if not passes:
         return []
     each = []
     for name, r in sorted(passes.items()):
+        if not r.get("full_s"):
+            each.append(f"`{name}` - (the slope between 4 blocks and 1 was lost in noise)")
+            continue
         arithmetic = r["full_s"] / one_read
         fast = [f for f in full if f["variant"] == name and impl_of(f) == "fast"]
         step = next((f for f in fast if f.get("loop_min")), None)
@@ -171,8 +175,8 @@ def _in_cache_lines(
             f"step: {_x(step['loop_min'] / step['steps'] / one_read)}"
         )
         each.append(
-            f"`{name}` {_ms(r['full_s'])} ms ({_x(arithmetic)} of one read; its products at "
-            f"{r['core_gflops'] or 0:.0f} GFLOP/s on one core{turns})"
+            f"`{name}` {_ms(r['full_s'])} ms ({_x(arithmetic)} of one read; on one core, "
+            f"{r['core_gflops']:.0f} GFLOP/s counting the two products' operations{turns})"
         )
     peak = max(r["core_peak_gflops"] for r in passes.values())
     threads = next(iter(passes.values()))["policy_threads"]
@@ -181,14 +185,10 @@ def _in_cache_lines(
         "The fast passes' arithmetic alone (`bench/test_bandwidth.py::test_step_in_cache`: "
         "`read_once` on 4 blocks of X that stay in cache, on one thread; a block's time is the "
         "slope between 4 blocks and 1, counted for all of X's blocks shared perfectly among "
-        f"the policy's {threads} threads, a lower bound): {'; '.join(each)}. One core reaches "
-        f"{peak:.0f} GFLOP/s on NumPy's 1024 x 1024 float32 matrix product"
-        + (
-            ", so the products are limited by moving each block from cache to the core, not "
-            "by the floating-point units."
-            if max(r["core_gflops"] or 0 for r in passes.values()) < peak / 2
-            else ", which the products come near."
-        ),
+        f"the policy's {threads} threads, a lower bound; the products, each row's loss and "
+        f"residual): {'; '.join(each)}. For scale, one core reaches {peak:.0f} GFLOP/s on "
+        "NumPy's 1024 x 1024 float32 matrix product, which reuses each number it loads many "
+        "times; a matrix-vector product uses each once.",
     ]
 
 

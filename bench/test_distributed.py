@@ -11,8 +11,9 @@ one. After timing, every distributed run is checked against the single-process p
 
 ``test_rank_memory``: full-batch float32 training on a memory-mapped X (the ``full``
 workload's data, written to a ``.npy`` pair), each rank in a fresh process
-(``resident.train_mapped``) that opens the files itself, with ``np.load(..., mmap_mode="r")``
-or with ``lv.load_data`` (which also validates them), and trains. Recorded per rank: its peak
+(``resident.train_mapped``) that opens the files itself, with ``np.load(..., mmap_mode="r")``,
+with ``lv.load_data(..., scan=False)`` (headers only), or with ``lv.load_data`` (which also
+checks every value), and trains. Recorded per rank: its peak
 resident memory growth from before opening the files to the end of ``lv.train`` (``VmHWM``
 reset first: the mapped file's pages the rank reads, which come from the page cache and are
 shared with any other process that reads them, plus its allocations), its shard's bytes (the

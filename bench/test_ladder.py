@@ -105,6 +105,7 @@ def test_ladder(
         fast = variant != "article" and not benchmark.disabled
         rounds = wl.rounds_for(run, work.rounds) if fast else work.rounds  # more for fast rungs
         result = benchmark.pedantic(run, rounds=rounds, warmup_rounds=1, iterations=1)
+        del loops[:-rounds]  # the timed rounds' loops (not the calibration's or warm-up's)
         ops = _op_calls(variant, X, y) if rung in TORCH_RUNGS else None
     info: dict[str, Any] = {**work.info(), "rung": rung, "variant": variant, "impl": impl}
     info.update(dtype=dtype, device="cpu", ops_per_step=ops, loop_s=loops)

@@ -41,7 +41,8 @@ class Permutations(Iterator[np.ndarray]):
         """The next ``min(k, epochs left)`` orders as one ``(k, n)`` int64 array: what as
         many ``next`` calls return, leaving the generator in the same state."""
         k = max(0, min(k, self.left))
-        draw = twin() if self.n <= TWIN_MAX_ROWS and k else None
+        # NumPy draws nothing for fewer than 2 rows; beyond 2^32 it draws 64-bit values
+        draw = twin() if 2 <= self.n <= TWIN_MAX_ROWS and k else None
         if draw is None:
             return np.array([next(self) for _ in range(k)], dtype=np.int64).reshape(k, self.n)
         out = np.empty((k, self.n), dtype=np.int64)
@@ -74,7 +75,7 @@ def twin() -> Draw | None:
 def _checked_twin() -> Draw | None:
     try:
         from lr_variants._shuffle_numba import draw
-    except ImportError:
+    except Exception:  # numba missing, or a numba whose API the twin's module no longer fits
         return None
     if np.random.default_rng(0).bit_generator.state["bit_generator"] != "PCG64":
         return None

@@ -93,6 +93,11 @@ def load_data(path: str | os.PathLike[str], *, scan: bool = True) -> tuple[Any, 
         raise TypeError(f"scan must be a bool; got {scan!r} ({type(scan).__name__})")
     if "," in text and all(p.strip().lower().endswith(".npy") for p in text.split(",")):
         return _mapped_pair(text, where, scan)
+    if not scan:
+        raise ValueError(
+            "scan=False applies to a pair of .npy files ('X.npy,y.npy'), read in place; "
+            f"got {where}, which is read into memory and checked whole"
+        )
     with open_regular(path, "data") as f:
         if Path(os.fsdecode(path)).suffix.lower() == ".npz":
             arrays = read_npz(

@@ -162,3 +162,13 @@ def test_load_data_without_scan_leaves_the_values_to_train(tmp_path: Path) -> No
         lv.train(lv.create("numpy", 2, dtype="float32"), Xm, ym, epochs=1)
     with pytest.raises(TypeError, match="scan must be a bool; got 'no'"):
         lv.load_data(pair, scan="no")  # type: ignore[arg-type]
+
+
+def test_load_data_refuses_scan_false_for_data_it_reads_into_memory(tmp_path: Path) -> None:
+    """``scan=False`` is for a ``.npy`` pair read in place: a CSV is read and checked whole."""
+    path = tmp_path / "d.csv"
+    path.write_text("1.0,2.0,0\n3.0,4.0,1\n")
+    with pytest.raises(ValueError, match=r"scan=False applies to a pair of \.npy files"):
+        lv.load_data(path, scan=False)
+    X, y = lv.load_data(path)
+    assert X.shape == (2, 2) and list(y) == [0.0, 1.0]

@@ -119,3 +119,14 @@ def test_numba_trains_the_same_with_and_without_the_twin(monkeypatch: pytest.Mon
     plain = run()
     for a, b in zip(twin, plain, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_fewer_than_two_rows_draw_nothing_whatever_the_generator_kept() -> None:
+    """NumPy draws nothing for 0 or 1 rows, even with a kept half value: neither does take."""
+    for n in (0, 1):
+        plan = Permutations(n, 3, 4)
+        plan.rng.integers(0, 10, dtype=np.uint32)  # leaves a kept 32-bit half in the state
+        state = plan.rng.bit_generator.state
+        assert state["has_uint32"] == 1
+        assert plan.take(3).shape == (3, n)
+        assert plan.rng.bit_generator.state == state
