@@ -125,13 +125,7 @@ _SINGLE: dict[tuple[str, str, str], np.ndarray] = {}
 def mapped_pair(sizes: dict[str, wl.Workload], tmp_path_factory: pytest.TempPathFactory) -> str:
     """The ``full`` workload's X and y as ``.npy`` files: ``"X.npy,y.npy"`` for ``lv.load_data``."""
     X, y = wl.data(sizes["full"])
-    where = tmp_path_factory.mktemp("mapped")
-    xm = np.lib.format.open_memmap(where / "X.npy", mode="w+", dtype=X.dtype, shape=X.shape)
-    xm[:] = X
-    xm.flush()
-    del xm
-    np.save(where / "y.npy", y)
-    return f"{where / 'X.npy'},{where / 'y.npy'}"
+    return wl.npy_pair(X, y, tmp_path_factory.mktemp("mapped"))
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")

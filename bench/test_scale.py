@@ -51,13 +51,7 @@ def scale(request: pytest.FixtureRequest) -> wl.Workload:
 @pytest.fixture(scope="module")
 def pair(scale: wl.Workload, tmp_path_factory: pytest.TempPathFactory) -> str:
     X, y = wl.data(scale)
-    where = tmp_path_factory.mktemp("scale")
-    xm = np.lib.format.open_memmap(where / "X.npy", mode="w+", dtype=X.dtype, shape=X.shape)
-    xm[:] = X
-    xm.flush()
-    del xm
-    np.save(where / "y.npy", y)
-    return f"{where / 'X.npy'},{where / 'y.npy'}"
+    return wl.npy_pair(X, y, tmp_path_factory.mktemp("scale"))
 
 
 @pytest.mark.parametrize("source", ["memory", "mapped"])

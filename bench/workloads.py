@@ -142,6 +142,17 @@ def data(w: Workload) -> tuple[np.ndarray, np.ndarray]:
     return _DATA[key]
 
 
+def npy_pair(X: np.ndarray, y: np.ndarray, folder: Any) -> str:
+    """``X`` and ``y`` written to ``folder`` as ``X.npy`` (through a memory map, a block of
+    pages at a time) and ``y.npy``: the ``"X.npy,y.npy"`` string ``lv.load_data`` opens."""
+    xm = np.lib.format.open_memmap(folder / "X.npy", mode="w+", dtype=X.dtype, shape=X.shape)
+    xm[:] = X
+    xm.flush()
+    del xm
+    np.save(folder / "y.npy", y)
+    return f"{folder / 'X.npy'},{folder / 'y.npy'}"
+
+
 # ----------------------------------------------------------------------------- threads
 
 
