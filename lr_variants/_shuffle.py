@@ -97,12 +97,20 @@ def agrees(draw: Draw) -> bool:
     return bool(mine.bit_generator.state == numpy_.bit_generator.state)
 
 
-def stacked(orders: Iterator[np.ndarray | None], k: int, n: int) -> np.ndarray:
+def stacked(
+    orders: Iterator[np.ndarray | None], k: int, n: int, as_stored: np.ndarray | None = None
+) -> np.ndarray:
     """The next up to ``k`` orders of ``orders`` as one ``(k, n)`` int64 array (``arange(n)``
-    for an epoch whose rows stay as stored, ``None``); ``(0, n)`` when none are left."""
+    for an epoch whose rows stay as stored, ``None``); ``(0, n)`` when none are left. When
+    every one is ``None``, a read-only view of one ``arange(n)`` (``as_stored`` where given,
+    so that a caller drawing many chunks makes it once), not ``k`` copies of it."""
     if isinstance(orders, Permutations):
         return orders.take(k)
-    rows = []
-    for _, perm in zip(range(k), orders, strict=False):
-        rows.append(np.arange(n) if perm is None else perm)
+    perms = [perm for _, perm in zip(range(k), orders, strict=False)]
+    if not perms:
+        return np.empty((0, n), dtype=np.int64)
+    identity = np.arange(n, dtype=np.int64) if as_stored is None else as_stored
+    if all(perm is None for perm in perms):
+        return np.broadcast_to(identity, (len(perms), n))
+    rows = [identity if perm is None else perm for perm in perms]
     return np.array(rows, dtype=np.int64).reshape(len(rows), n)

@@ -327,8 +327,10 @@ def _epoch_chunks(
     """``(orders, u)`` for up to ``per_call`` consecutive epochs at a time: their row orders
     as one ``(epochs, n)`` int64 array (``arange(n)`` where the rows stay as stored) and, with
     sample weights, each epoch's weights in its batch order, normalized per batch."""
+    # the rows-as-stored order, made once for all the chunks (a plan of permutations has none)
+    as_stored = None if isinstance(orders, Permutations) else np.arange(n, dtype=np.int64)
     while True:
-        rows = stacked(orders, per_call, n)
+        rows = stacked(orders, per_call, n, as_stored)
         if not len(rows):
             return
         u = None

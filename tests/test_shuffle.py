@@ -102,6 +102,9 @@ def test_stacked_reads_any_source_of_orders() -> None:
     rows = stacked(iter([None, np.array([2, 0, 1]), None]), 2, 3)
     np.testing.assert_array_equal(rows, [[0, 1, 2], [2, 0, 1]])
     assert stacked(iter([]), 4, 3).shape == (0, 3)
+    same = stacked(iter([None, None, None]), 2, 3)  # rows as stored: one arange, not copies
+    np.testing.assert_array_equal(same, [[0, 1, 2], [0, 1, 2]])
+    assert same.strides[0] == 0 and not same.flags.writeable
 
 
 def test_numba_trains_the_same_with_and_without_the_twin(monkeypatch: pytest.MonkeyPatch) -> None:
