@@ -29,7 +29,8 @@ KERNELS ?= OPENBLAS_CORETYPE=Prescott ATEN_CPU_CAPABILITY=default \
 	NUMBA_CPU_NAME=generic TORCHINDUCTOR_CACHE_DIR="$(CURDIR)/$(VENV)/inductor-kernels"
 # the tests whose verdicts compare numbers across variants, references and the article's run
 AGREEMENT := tests/test_docs.py tests/test_properties.py tests/test_training.py \
-	tests/test_optimizer.py tests/test_article_run.py tests/test_conformance.py
+	tests/test_optimizer.py tests/test_article_run.py tests/test_conformance.py \
+	tests/test_numba_fast.py
 
 .PHONY: demo test test-fast test-kernels lint clean bench docs
 

@@ -10,9 +10,9 @@ and wraps the result in a [`Model`][lr_variants._model.Model]. Built-in variants
 first use, so NumPy-only work never imports torch.
 
 Built-in variants come in two implementations: ``impl="textbook"`` (default), the recipe as a
-person writes it, and, for ``numpy``, ``torch_manual`` and ``module``, ``impl="fast"``: the same
-mathematics tuned for speed (``lr_variants.tuned``), checked against the textbook recipe by the
-test suite and timed beside it by the benchmarks.
+person writes it, and, for ``numpy``, ``torch_manual``, ``module`` and ``numba``,
+``impl="fast"``: the same mathematics tuned for speed (``lr_variants.tuned``), checked against
+the textbook recipe by the test suite and timed beside it by the benchmarks.
 """
 
 from __future__ import annotations
@@ -138,7 +138,10 @@ _BUILTIN: dict[str, VariantSpec] = {
         ),
         VariantSpec(
             "numba",
-            {"textbook": "lr_variants.textbook.numba_kernels:NumbaLogisticRegression"},
+            {
+                "textbook": "lr_variants.textbook.numba_kernels:NumbaLogisticRegression",
+                "fast": "lr_variants.tuned.numba_fast:FastNumbaLogisticRegression",
+            },
             # train_epochs: one kernel call for many epochs; train_epoch: one for one epoch
             dataclasses.replace(_CPU, whole_epoch=True, in_place_epochs=True),
         ),

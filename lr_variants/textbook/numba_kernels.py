@@ -193,9 +193,18 @@ class NumbaLogisticRegression:
         uu = self.no_weights.reshape(1, 0) if u is None else u
         args = (self.theta, self.grad, buf, started, self.hyper, self.flags)
         losses: F64 = _epochs(X, y, uu, orders, bounds, *args)
+        self._keep(buf)
+        return losses
+
+    def update(self, g: np.ndarray) -> None:
+        """One SGD step with the gradient ``g = (dL/dw, dL/db)`` (the model's dtype)."""
+        started, buf = self._buffer()
+        _sgd(self.theta, g, buf, started, self.hyper, self.flags)
+        self._keep(buf)
+
+    def _keep(self, buf: np.ndarray) -> None:
         if self.hyper[1] != 0:  # the buffers now exist: hand them back to the SGD state
             self.optimizer.buffers = [buf[:-1].copy(), buf[-1:].reshape(()).copy()]
-        return losses
 
     def _buffer(self) -> tuple[bool, np.ndarray]:
         """``(started, buf)``: whether momentum buffers exist, and them as one array."""
