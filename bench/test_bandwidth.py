@@ -17,8 +17,8 @@ thread), once with NumPy's BLAS (``np.dot``) and once with torch's (``torch.mv``
 library's read of X costs before any per-row work, a floor for a step built that way.
 
 ``test_step_in_cache`` times the fast variants' whole full-batch pass (``read_once``: the
-first product, each row's loss and residual, ``X^T r``) on X's first rows, one block per
-thread, which stay in cache from one round to the next: the pass's arithmetic without the
+first product, each row's loss and residual, ``X^T r``; numba's one pass, a tile at a time) on
+X's first rows, which stay in cache from one round to the next: the pass's arithmetic without the
 read from memory. Scaled to X's rows, it says whether the arithmetic alone could bound a step
 at more than one read of X. Beside it, the two products' GFLOP/s (``4 n d`` floating-point
 operations a pass) and, as the cores' reachable peak, NumPy's BLAS on a 1024 x 1024 float32
@@ -160,13 +160,15 @@ def _min_seconds(fn: Callable[[], Any], rounds: int) -> float:
     return best
 
 
-@pytest.mark.parametrize("variant", ["numpy", "torch_manual"])
+@pytest.mark.parametrize("variant", ["numpy", "torch_manual", "numba"])
 def test_step_in_cache(benchmark: Any, sizes: dict[str, wl.Workload], variant: str) -> None:
     work = sizes["full"]
     X, y = wl.data(work)
     # a pass's block (small sizes: a quarter of X); 4 blocks, 16 MB of X, stay in the
     # last-level cache between rounds
     block, blocks = min(READ_BLOCK_ELEMENTS // work.d, work.n // 4), 4
+    if variant == "numba":
+        pytest.importorskip("numba")
     model = lv.create(variant, work.d, impl="fast", dtype="float32", seed=3)
     engine = model.engine
 
@@ -176,6 +178,9 @@ def test_step_in_cache(benchmark: Any, sizes: dict[str, wl.Workload], variant: s
             import torch
 
             Xa, ya = torch.from_numpy(Xa), torch.from_numpy(ya)
+        if variant == "numba":  # the rows as stored, read where they lie
+            order = np.arange(rows)
+            return lambda: engine.read_once(Xa, ya, None, order)
         return lambda: engine.read_once(Xa, ya, None)
 
     benchmark.group = "in-cache"  # not a training row of the full workload
