@@ -57,7 +57,7 @@ except ImportError as exc:  # an optional extra: say how to get it
 from lr_variants._sgd import SGDOptions
 from lr_variants._threads import LARGE_BATCH_VALUES, block_runs, in_force, map_runs, sum_runs
 from lr_variants._validate import F64
-from lr_variants.textbook.numba_kernels import NumbaLogisticRegression, _log1p
+from lr_variants.textbook.numba_kernels import NumbaLogisticRegression, _log1p, as_stored
 from lr_variants.tuned._elementary import exp_neg, log1p_unit
 
 # bytes of X per tile: a tile's rows stay in a core's L2 cache between their two reads
@@ -206,17 +206,13 @@ class FastNumbaLogisticRegression:
         return g[:-1], float(g[-1])
 
     def step(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
-        rows = np.arange(len(y)).reshape(1, -1)
-        uu = None if u is None else u.reshape(1, -1)
-        return self.train_epochs(X, y, uu, [slice(0, len(y))], rows)[0, 0]
+        return self.train_epochs(X, y, *as_stored(len(y), u, [slice(0, len(y))]))[0, 0]
 
     def train_epoch(
         self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None, slices: list[slice]
     ) -> F64:
         """One epoch on rows already in its order: ``train_epochs`` with the identity order."""
-        rows = np.arange(len(y)).reshape(1, -1)
-        uu = None if u is None else u.reshape(1, -1)
-        losses: F64 = self.train_epochs(X, y, uu, slices, rows)[0]
+        losses: F64 = self.train_epochs(X, y, *as_stored(len(y), u, slices))[0]
         return losses
 
     def train_epochs(
