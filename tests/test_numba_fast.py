@@ -27,7 +27,7 @@ from lr_variants import _threads
 
 numba = pytest.importorskip("numba")
 
-from lr_variants.tuned import _elementary, numba_fast  # noqa: E402  (needs numba)
+from lr_variants.tuned import numba_fast  # noqa: E402  (needs numba)
 
 N, D = 5000, 8
 TILE_BYTES = 125 * D * 8  # 125 rows in float64, 250 in float32
@@ -138,6 +138,55 @@ def test_overflowed_parameters_stop_training(small_tiles: None, threads: int) ->
             lv.train(model, X, y, epochs=2, batch_size=None)
 
 
+def test_large_values_do_not_overflow_where_the_textbook_kernels_do_not(
+    small_tiles: None,
+) -> None:
+    """Each row's share is scaled by ``1/N`` before a tile sums it, as the textbook kernels
+    scale each row: features near ``1e37`` in float32 (a tile's unscaled sum would pass
+    float32's largest value, ``3.4e38``) give the same finite gradient as the textbook."""
+    X, y = _data("float32")
+    X = X * np.float32(1e37)
+    fast = lv.create("numba", D, dtype="float32", impl="fast", seed=1)
+    text = lv.create("numba", D, dtype="float32", seed=1)
+    (fw, fb), (tw, tb) = fast.gradients(X, y), text.gradients(X, y)
+    assert np.isfinite(fw).all() and np.isfinite(fb)
+    # the textbook's float32 sums of N terms, and the fast form's blocked sums, within
+    # N eps32 of the sum of |terms| each (sum |r_i x_ij| / N <= max |x_ij|, about 4e37)
+    scale = np.abs(X).max()
+    np.testing.assert_allclose(fw, tw, rtol=0, atol=2 * N * 6e-8 * float(scale))
+    assert abs(fb - tb) <= 2 * N * 6e-8  # sum |r_i| / N <= 1
+    assert np.isfinite(fast.loss(X, y)) and np.isfinite(text.loss(X, y))
+
+
+def test_the_pass_is_compiled_once_per_machine(tmp_path: Any) -> None:
+    """numba's on-disk cache keeps the compiled pass: a second process loads it (a cache hit,
+    no compilation) for the same number of features, and compiles anew for another."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, numpy as np\n"
+        "from lr_variants.tuned import numba_fast as nf\n"
+        "d = int(sys.argv[1])\n"
+        "one = nf._pass_for(d, nf.tile_rows(d, 'float32'), True)\n"
+        "X, y, w = np.ones((300, d), np.float32), np.zeros(300, np.float32), np.ones(d, np.float32)\n"
+        "one(X, y, np.empty(0, np.float32), 1 / 300, nf._STORED, w, np.float32(0), np.zeros(d + 1))\n"
+        "print(sum(one.stats.cache_hits.values()), sum(one.stats.cache_misses.values()))\n"
+    )
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def run(d: int) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(d)], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()  # type: ignore[return-value]
+
+    assert run(5) == ["0", "1"]  # compiled and saved
+    assert run(5) == ["1", "0"]  # loaded
+    assert run(6) == ["0", "1"]  # another number of features: its own code
+
+
 def test_a_small_batch_runs_the_textbook_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
     """Below the threshold the pass is never called: the article's batches of 32 run every
     epoch in one compiled call."""
@@ -153,12 +202,12 @@ def test_a_small_batch_runs_the_textbook_kernels(monkeypatch: pytest.MonkeyPatch
     np.testing.assert_array_equal(hf.batch_loss, ht.batch_loss)  # the same kernels
 
 
-@numba.njit(cache=True)
+@numba.njit  # not cached: numba's cache would not see edits to numba_fast.py
 def _exp_log1p(x: np.ndarray, e: np.ndarray, l1p: np.ndarray) -> None:
     for i in range(x.size):
-        e[i] = _elementary.exp_neg(x[i])
+        e[i] = numba_fast.exp_neg(x[i])
         if e[i] <= 1.0:
-            l1p[i] = _elementary.log1p_unit(e[i])
+            l1p[i] = numba_fast.log1p_unit(e[i])
 
 
 def _float32_grid() -> np.ndarray:
@@ -175,14 +224,14 @@ def test_exp_and_log1p_are_within_their_error_bound() -> None:
     _exp_log1p(x, e, l1p)
     ref = np.exp(x)
     normal = ref > np.finfo(np.float64).tiny
-    assert np.all(np.abs(e - ref)[normal] <= _elementary.ERROR * ref[normal])
+    assert np.all(np.abs(e - ref)[normal] <= numba_fast.ERROR * ref[normal])
     assert np.all(np.abs(e - ref)[~normal] <= 2.0**-1074)  # subnormal: one unit of the last place
     ref = np.log1p(e)
-    assert np.all(np.abs(l1p - ref) <= _elementary.ERROR * ref)
+    assert np.all(np.abs(l1p - ref) <= numba_fast.ERROR * ref)
     ends = np.array([0.0, -0.0, -745.0, -746.0, -np.inf, np.nan])
     e, l1p = np.empty_like(ends), np.full_like(ends, -1.0)
     _exp_log1p(ends, e, l1p)
-    assert e[0] == e[1] == 1.0 and abs(l1p[0] - np.log(2.0)) <= _elementary.ERROR * np.log(2.0)
+    assert e[0] == e[1] == 1.0 and abs(l1p[0] - np.log(2.0)) <= numba_fast.ERROR * np.log(2.0)
     assert 0 <= e[2] <= 2.0**-1074 and 0 <= e[4] <= 2.0**-1074
     assert np.isnan(e[5])
 
@@ -197,7 +246,7 @@ def test_float32_terms_round_to_within_one_ulp_of_the_correctly_rounded_ones() -
     for label in (0.0, 1.0):
         y = np.full(z.size, label, dtype=np.float32)
         t, r = np.empty(z.size), np.empty(z.size, dtype=np.float32)
-        numba_fast._terms_float32(z, y, np.empty(0, dtype=np.float32), t, r)
+        numba_fast._terms_float32(z, y, np.empty(0, dtype=np.float32), 1.0, t, r)
         tL = z.astype(np.longdouble) * (1 - 2 * label)  # softplus(t), sign(t) sigmoid(t)
         term = np.maximum(tL, 0) + np.log1p(np.exp(-np.abs(tL)))
         resid = (1 - 2 * label) / (1 + np.exp(-tL))
