@@ -17,8 +17,8 @@ Train every variant (or those --variants names) from the same initial parameters
 batches, and print one row per run: final loss, accuracy, training time and the largest
 parameter difference from numpy's textbook run; where the objective has an exact minimizer
 (lr-variants solve), also each run's distance from it and its loss gap. --impl both (the
-default) runs each variant as written from the textbook and, for numpy, torch_manual and
-module, also its fast form, so the table shows what tuning buys. --article instead holds every
+default) runs each variant as written from the textbook and, for numpy, torch_manual, module
+and numba, also its fast form, so the table shows what tuning buys. --article instead holds every
 variant in article-exact mode against the reference article's own script. A run that diverges
 ends with one line on stderr and exit status 1 (with --json: nothing on stdout). The time/ref
 column is each run's training time over the reference row's. A plug-in
