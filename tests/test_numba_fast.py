@@ -246,7 +246,7 @@ def test_float32_terms_round_to_within_one_ulp_of_the_correctly_rounded_ones() -
     for label in (0.0, 1.0):
         y = np.full(z.size, label, dtype=np.float32)
         t, r = np.empty(z.size), np.empty(z.size, dtype=np.float32)
-        numba_fast._terms_float32(z, y, np.empty(0, dtype=np.float32), 1.0, t, r)
+        numba_fast._terms(z, y, np.empty(0, dtype=np.float32), 1.0, t, r, True)
         tL = z.astype(np.longdouble) * (1 - 2 * label)  # softplus(t), sign(t) sigmoid(t)
         term = np.maximum(tL, 0) + np.log1p(np.exp(-np.abs(tL)))
         resid = (1 - 2 * label) / (1 + np.exp(-tL))

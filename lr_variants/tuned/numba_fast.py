@@ -14,7 +14,7 @@ from memory is the cost, and a step here is one pass over the batch's rows, a ti
 ``TILE_BYTES`` at a time (``tile_rows``), so that each row comes from memory once:
 
 1. ``z_i`` for the tile's rows (``logits``): each row read from memory once;
-2. each row's loss term and ``p_i - y_i`` (``_terms_float32``, ``_terms_float64``);
+2. each row's loss term and ``p_i - y_i`` (``_terms``);
 3. ``acc += r_i x_i`` for the tile's rows (``gradient``), while they are still in cache.
 
 A tile of rows that lie one after another in ``X`` is read where it lies (the full batch,
@@ -156,30 +156,19 @@ def log1p_unit(e):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _terms_float32(z, y, u, mean, t, r):  # type: ignore[no-untyped-def]
+def _terms(z, y, u, mean, t, r, polynomials):  # type: ignore[no-untyped-def]
     """Each row's loss term (into ``t``, float64) and ``r_i = u_i (p_i - y_i)`` (into ``r``)
-    from the logits ``z``, with ``u_i = u[i]``, or ``mean`` where ``u`` is empty; ``exp`` and
-    ``log1p`` by ``exp_neg`` and ``log1p_unit``."""
+    from the logits ``z``, with ``u_i = u[i]``, or ``mean`` where ``u`` is empty. With
+    ``polynomials`` (float32 models), ``exp`` and ``log1p`` by ``exp_neg`` and
+    ``log1p_unit``; else the C library's ``exp`` and ``log``, ``log1p(e)`` as
+    ``log(q) + ((1 - q) + e) / q`` with ``q = fl(1 + e)`` (the textbook kernels' ``_log1p``,
+    within two ulps)."""
     for k in range(z.size):
         zk, yk = np.float64(z[k]), np.float64(y[k])
-        e = exp_neg(-abs(zk))
-        term = max(zk, 0.0) - zk * yk + log1p_unit(e)
-        rk = (1.0 if (zk >= 0) == (yk == 0) else e) / (1.0 + e) * (1.0 - yk - yk)
-        weight = u[k] if u.size else mean
-        t[k] = weight * term
-        r[k] = weight * rk
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def _terms_float64(z, y, u, mean, t, r):  # type: ignore[no-untyped-def]
-    """``_terms_float32`` with the C library's ``exp`` and ``log``: ``log1p(e)`` as
-    ``log(q) + ((1 - q) + e) / q`` with ``q = fl(1 + e)``, the textbook kernels' ``_log1p``
-    (within two ulps)."""
-    for k in range(z.size):
-        zk, yk = np.float64(z[k]), np.float64(y[k])
-        e = np.exp(-abs(zk))
+        e = exp_neg(-abs(zk)) if polynomials else np.exp(-abs(zk))
         q = 1.0 + e
-        term = max(zk, 0.0) - zk * yk + (np.log(q) + ((1.0 - q) + e) / q)
+        softplus = log1p_unit(e) if polynomials else np.log(q) + ((1.0 - q) + e) / q
+        term = max(zk, 0.0) - zk * yk + softplus
         rk = (1.0 if (zk >= 0) == (yk == 0) else e) / q * (1.0 - yk - yk)
         weight = u[k] if u.size else mean
         t[k] = weight * term
@@ -228,8 +217,8 @@ def _gradient(A, m, d, r, acc):  # type: ignore[no-untyped-def]
 
 @functools.cache
 def _pass_for(d: int, tile: int, float32: bool) -> Any:
-    """The pass for ``d`` features and ``tile`` rows per tile, with ``_terms_float32`` or
-    ``_terms_float64``. The three are compile-time constants of the closure (the compiler
+    """The pass for ``d`` features and ``tile`` rows per tile, with ``_terms``' polynomials
+    in float32. The three are compile-time constants of the closure (the compiler
     inlines ``_logits`` and ``_gradient`` with ``d`` known, and unrolls and vectorizes their
     loops whole); the closure holds plain values only, which numba's on-disk cache keys the
     compiled code by."""
@@ -249,10 +238,7 @@ def _pass_for(d: int, tile: int, float32: bool) -> Any:
 
         def tile_pass(A, ys, us, m):  # type: ignore[no-untyped-def]
             _logits(A, m, d, w, b, z)  # the rows read from memory
-            if float32:  # each row's loss term and residual
-                _terms_float32(z[:m], ys, us, mean, t[:m], r[:m])
-            else:
-                _terms_float64(z[:m], ys, us, mean, t[:m], r[:m])
+            _terms(z[:m], ys, us, mean, t[:m], r[:m], float32)  # each row's term, residual
             _gradient(A, m, d, r, acc)  # the same rows, still in cache
             for j in range(d):  # the tile's sums, into float64
                 g[j] += acc[j]
