@@ -137,7 +137,7 @@ def exp_neg(x):  # type: ignore[no-untyped-def]
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def log1p_unit(e):  # type: ignore[no-untyped-def]
     """``log(1 + e)`` for ``0 <= e <= 1`` (float64) as straight-line arithmetic, within
-    ``ERROR`` relative (``e`` a normal number; 0 below).
+    ``ERROR`` relative where ``e`` is a normal number, within ``2^-1074`` below.
 
     With ``s = e / (2 + e)`` (``0 <= s <= 1/3``), ``log(1 + e) = 2 atanh(s) =
     2 (s + s^3/3 + s^5/5 + ...)``, summed to ``s^17/17``: the rest is below
