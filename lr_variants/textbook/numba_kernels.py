@@ -127,7 +127,7 @@ def _epochs(X, y, u, orders, bounds, theta, g, buf, started, hyper, flags):  # t
     return losses
 
 
-def as_stored(
+def one_epoch_as_stored(
     n: int, u: np.ndarray | None, slices: list[slice]
 ) -> tuple[np.ndarray | None, list[slice], np.ndarray]:
     """``train_epochs``' last three arguments for one epoch of ``n`` rows in their stored
@@ -176,14 +176,14 @@ class NumbaLogisticRegression:
         return g[:-1].astype(np.float64), float(g[-1])
 
     def step(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
-        return self.train_epochs(X, y, *as_stored(len(y), u, [slice(0, len(y))]))[0, 0]
+        return self.train_epochs(X, y, *one_epoch_as_stored(len(y), u, [slice(0, len(y))]))[0, 0]
 
     def train_epoch(
         self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None, slices: list[slice]
     ) -> F64:
         """One epoch on rows already in its order: ``train_epochs`` with the identity
         order."""
-        losses: F64 = self.train_epochs(X, y, *as_stored(len(y), u, slices))[0]
+        losses: F64 = self.train_epochs(X, y, *one_epoch_as_stored(len(y), u, slices))[0]
         return losses
 
     def train_epochs(

@@ -64,7 +64,7 @@ from numba.extending import intrinsic
 from lr_variants._sgd import SGDOptions
 from lr_variants._threads import LARGE_BATCH_VALUES, block_runs, in_force, map_runs, sum_runs
 from lr_variants._validate import F64
-from lr_variants.textbook.numba_kernels import NumbaLogisticRegression, as_stored
+from lr_variants.textbook.numba_kernels import NumbaLogisticRegression, one_epoch_as_stored
 
 # bytes of X per tile: a tile's rows stay in a core's L2 cache between their two reads
 TILE_BYTES = 1 << 18
@@ -295,13 +295,13 @@ class FastNumbaLogisticRegression:
         return g[:-1], float(g[-1])
 
     def step(self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None = None) -> Any:
-        return self.train_epochs(X, y, *as_stored(len(y), u, [slice(0, len(y))]))[0, 0]
+        return self.train_epochs(X, y, *one_epoch_as_stored(len(y), u, [slice(0, len(y))]))[0, 0]
 
     def train_epoch(
         self, X: np.ndarray, y: np.ndarray, u: np.ndarray | None, slices: list[slice]
     ) -> F64:
         """One epoch on rows already in its order: ``train_epochs`` with the identity order."""
-        losses: F64 = self.train_epochs(X, y, *as_stored(len(y), u, slices))[0]
+        losses: F64 = self.train_epochs(X, y, *one_epoch_as_stored(len(y), u, slices))[0]
         return losses
 
     def train_epochs(
